@@ -1,0 +1,183 @@
+#include "journal/journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "journal/atomic_file.h"
+
+namespace phaedo::journal {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kFileName = "journal.json";
+constexpr const char* kLockName = "lock";
+
+Result<Phase> phase_from(const std::string& s) {
+  if (s == "intended") return Phase::intended;
+  if (s == "created") return Phase::created;
+  if (s == "removed") return Phase::removed;
+  return make_error(ErrorKind::invalid_input, "journal: unknown phase \"" + s + "\"");
+}
+
+}  // namespace
+
+const char* to_string(Phase phase) {
+  switch (phase) {
+    case Phase::intended: return "intended";
+    case Phase::created: return "created";
+    case Phase::removed: return "removed";
+  }
+  return "intended";
+}
+
+Result<Journal> Journal::open(const std::string& state_dir, const std::string& key, OpenMode mode,
+                              std::int64_t job_id) {
+  Journal j;
+  j.key_ = key;
+  j.dir_ = state_dir + "/jobs/" + key;
+  j.path_ = j.dir_ + "/" + kFileName;
+  j.job_id_ = job_id;
+
+  std::error_code ec;
+  if (!fs::exists(j.dir_, ec)) {
+    if (mode == OpenMode::existing_only) return make_error(ErrorKind::not_found, "no journal for job " + key);
+    fs::create_directories(j.dir_, ec);
+    if (ec) return make_error(ErrorKind::io, "cannot create journal directory " + j.dir_ + ": " + ec.message());
+    fs::permissions(j.dir_, fs::perms::owner_all, ec);
+  }
+  std::string lock_path = j.dir_ + "/" + kLockName;
+  j.lock_ = Fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!j.lock_.valid()) {
+    return make_error(ErrorKind::io, "cannot open journal lock " + lock_path + ": " + std::strerror(errno));
+  }
+  while (::flock(j.lock_.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return make_error(ErrorKind::io, "cannot lock " + lock_path + ": " + std::strerror(errno));
+  }
+  if (auto s = j.load(); !s) return s.error();
+  if (mode == OpenMode::existing_only && j.records_.empty() && !fs::exists(j.path_, ec)) {
+    return make_error(ErrorKind::not_found, "no journal for job " + key);
+  }
+  if (j.created_.empty()) j.created_ = utc_now_string();
+  return j;
+}
+
+Status Journal::load() {
+  auto text = read_file(path_);
+  if (!text) return text.error().kind == ErrorKind::not_found ? Status{} : Status{text.error()};
+  json root = json::parse(*text, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) {
+    return make_error(ErrorKind::invalid_input, "journal " + path_ + " is corrupt (not a JSON object)");
+  }
+  try {
+    if (root.contains("job_id") && job_id_ == 0) job_id_ = root.at("job_id").get<std::int64_t>();
+    created_ = root.value("created", "");
+    for (const auto& r : root.at("records")) {
+      Record rec;
+      rec.kind = r.at("kind").get<std::string>();
+      rec.id = r.at("id").get<std::string>();
+      auto phase = phase_from(r.at("phase").get<std::string>());
+      if (!phase) return phase.error();
+      rec.phase = *phase;
+      rec.updated = r.value("updated", "");
+      if (r.contains("attrs")) rec.attrs = r.at("attrs").get<std::map<std::string, std::string>>();
+      records_.push_back(std::move(rec));
+    }
+  } catch (const json::exception& e) {
+    return make_error(ErrorKind::invalid_input, "journal " + path_ + " is corrupt: " + e.what());
+  }
+  return {};
+}
+
+Status Journal::save() {
+  json root;
+  root["version"] = 1;
+  root["key"] = key_;
+  root["job_id"] = job_id_;
+  root["created"] = created_;
+  root["records"] = json::array();
+  for (const auto& r : records_) {
+    root["records"].push_back({{"kind", r.kind}, {"id", r.id}, {"phase", to_string(r.phase)},
+                               {"attrs", r.attrs}, {"updated", r.updated}});
+  }
+  return write_file_atomically(path_, root.dump(2) + "\n");
+}
+
+Status Journal::intend(const std::string& kind, const std::string& id, std::map<std::string, std::string> attrs) {
+  for (auto& r : records_) {
+    if (r.kind == kind && r.id == id) {
+      if (r.phase == Phase::removed) {
+        r.phase = Phase::intended;
+        r.attrs = std::move(attrs);
+        r.updated = utc_now_string();
+        return save();
+      }
+      return {};
+    }
+  }
+  records_.push_back(Record{kind, id, Phase::intended, std::move(attrs), utc_now_string()});
+  return save();
+}
+
+Status Journal::set_phase(const std::string& kind, const std::string& id, Phase phase) {
+  for (auto& r : records_) {
+    if (r.kind == kind && r.id == id) {
+      if (r.phase == phase) return {};
+      r.phase = phase;
+      r.updated = utc_now_string();
+      return save();
+    }
+  }
+  return make_error(ErrorKind::internal, "journal: no record " + kind + " " + id);
+}
+
+Status Journal::created(const std::string& kind, const std::string& id) { return set_phase(kind, id, Phase::created); }
+Status Journal::removed(const std::string& kind, const std::string& id) { return set_phase(kind, id, Phase::removed); }
+
+std::vector<Record> Journal::live() const {
+  std::vector<Record> out;
+  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+    if (it->phase != Phase::removed) out.push_back(*it);
+  }
+  return out;
+}
+
+const Record* Journal::find_live(const std::string& kind) const {
+  for (const auto& r : records_) {
+    if (r.kind == kind && r.phase != Phase::removed) return &r;
+  }
+  return nullptr;
+}
+
+Status Journal::erase() {
+  if (!live().empty()) return make_error(ErrorKind::internal, "journal " + key_ + " still has live records");
+  std::error_code ec;
+  fs::remove(path_, ec);
+  fs::remove(dir_ + "/" + kLockName, ec);
+  fs::remove(dir_, ec);
+  if (ec) return make_error(ErrorKind::io, "cannot remove journal directory " + dir_ + ": " + ec.message());
+  records_.clear();
+  return {};
+}
+
+std::vector<std::string> Journal::list(const std::string& state_dir) {
+  std::vector<std::string> keys;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_dir + "/jobs", ec)) {
+    if (entry.is_directory(ec)) keys.push_back(entry.path().filename().string());
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+}  // namespace phaedo::journal
