@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,27 +50,47 @@ Result<Journal> Journal::open(const std::string& state_dir, const std::string& k
   j.path_ = j.dir_ + "/" + kFileName;
   j.job_id_ = job_id;
 
-  std::error_code ec;
-  if (!fs::exists(j.dir_, ec)) {
-    if (mode == OpenMode::existing_only) return make_error(ErrorKind::not_found, "no journal for job " + key);
-    fs::create_directories(j.dir_, ec);
-    if (ec) return make_error(ErrorKind::io, "cannot create journal directory " + j.dir_ + ": " + ec.message());
-    fs::permissions(j.dir_, fs::perms::owner_all, ec);
-  }
-  std::string lock_path = j.dir_ + "/" + kLockName;
-  j.lock_ = Fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!j.lock_.valid()) {
-    return make_error(ErrorKind::io, "cannot open journal lock " + lock_path + ": " + std::strerror(errno));
-  }
-  while (::flock(j.lock_.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return make_error(ErrorKind::io, "cannot lock " + lock_path + ": " + std::strerror(errno));
-  }
+  if (auto s = j.lock(mode); !s) return s.error();
   if (auto s = j.load(); !s) return s.error();
+  std::error_code ec;
   if (mode == OpenMode::existing_only && j.records_.empty() && !fs::exists(j.path_, ec)) {
     return make_error(ErrorKind::not_found, "no journal for job " + key);
   }
   if (j.created_.empty()) j.created_ = utc_now_string();
   return j;
+}
+
+Status Journal::lock(OpenMode mode) {
+  const std::string lock_path = dir_ + "/" + kLockName;
+  // erase() unlinks the lock file while holding it; a waiter that then wins the
+  // flock holds a dead inode. Retry until the lock we hold is the file at the path.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::error_code ec;
+    if (!fs::exists(dir_, ec)) {
+      if (mode == OpenMode::existing_only) return make_error(ErrorKind::not_found, "no journal for job " + key_);
+      fs::create_directories(dir_, ec);
+      if (ec) return make_error(ErrorKind::io, "cannot create journal directory " + dir_ + ": " + ec.message());
+      fs::permissions(dir_, fs::perms::owner_all, ec);
+    }
+    Fd fd(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT, 0600));
+    if (!fd.valid()) {
+      if (errno == ENOENT) {
+        if (mode == OpenMode::existing_only) return make_error(ErrorKind::not_found, "no journal for job " + key_);
+        continue;  // the directory was erased between our check and open: start over
+      }
+      return make_error(ErrorKind::io, "cannot open journal lock " + lock_path + ": " + std::strerror(errno));
+    }
+    while (::flock(fd.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) return make_error(ErrorKind::io, "cannot lock " + lock_path + ": " + std::strerror(errno));
+    }
+    struct stat held {}, current {};
+    if (::fstat(fd.get(), &held) == 0 && ::stat(lock_path.c_str(), &current) == 0 &&
+        held.st_ino == current.st_ino && held.st_dev == current.st_dev) {
+      lock_ = std::move(fd);
+      return {};
+    }
+  }
+  return make_error(ErrorKind::io, "cannot lock journal " + lock_path + ": it keeps being removed");
 }
 
 Status Journal::load() {
@@ -161,11 +182,12 @@ const Record* Journal::find_live(const std::string& kind) const {
 
 Status Journal::erase() {
   if (!live().empty()) return make_error(ErrorKind::internal, "journal " + key_ + " still has live records");
-  std::error_code ec;
-  fs::remove(path_, ec);
-  fs::remove(dir_ + "/" + kLockName, ec);
-  fs::remove(dir_, ec);
-  if (ec) return make_error(ErrorKind::io, "cannot remove journal directory " + dir_ + ": " + ec.message());
+  // The lock file goes last but one, while we still hold it; waiters notice (see lock()).
+  for (const std::string& path : {path_, dir_ + "/" + kLockName, dir_}) {
+    std::error_code ec;
+    fs::remove(path, ec);
+    if (ec) return make_error(ErrorKind::io, "cannot remove " + path + ": " + ec.message());
+  }
   records_.clear();
   return {};
 }

@@ -67,6 +67,7 @@ class Journal {
 
  private:
   Journal() = default;
+  Status lock(OpenMode mode);
   Status load();
   Status save();
   Status set_phase(const std::string& kind, const std::string& id, Phase phase);

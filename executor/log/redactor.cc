@@ -61,13 +61,27 @@ void Redactor::add_env_secrets(const Environment& env) {
 }
 
 std::string Redactor::redact(const std::string& text) const {
-  std::string out = text;
+  // Mark every byte covered by any secret in the original text, then replace each
+  // maximal covered run once: overlapping secrets cannot leave fragments behind.
+  std::vector<bool> covered(text.size(), false);
+  bool any = false;
   for (const auto& secret : secrets_) {
-    size_t pos = 0;
-    while ((pos = out.find(secret, pos)) != std::string::npos) {
-      out.replace(pos, secret.size(), kMask);
-      pos += std::char_traits<char>::length(kMask);
+    for (size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 1)) {
+      std::fill(covered.begin() + static_cast<std::ptrdiff_t>(pos),
+                covered.begin() + static_cast<std::ptrdiff_t>(pos + secret.size()), true);
+      any = true;
     }
+  }
+  if (!any) return mask_token_shapes(text);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (!covered[i]) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    while (i < text.size() && covered[i]) ++i;
+    out += kMask;
   }
   return mask_token_shapes(std::move(out));
 }

@@ -25,7 +25,7 @@ class Redactor {
   [[nodiscard]] std::string redact(const std::string& text) const;
 
  private:
-  std::vector<std::string> secrets_;  // longest first, so overlaps mask fully
+  std::vector<std::string> secrets_;
 };
 
 }  // namespace phaedo::log

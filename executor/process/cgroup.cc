@@ -25,7 +25,7 @@ Result<Cgroup> Cgroup::create(const std::string& root, const std::string& name, 
   }
   if (pids_max > 0) {
     std::ofstream out(cg.path_ + "/pids.max");
-    out << pids_max;
+    out << pids_max << std::flush;
     if (!out) return make_error(ErrorKind::io, "cannot set pids.max in " + cg.path_);
   }
   return cg;

@@ -1,0 +1,147 @@
+#include "profile/profile.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace phaedo::profile {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Profile, EmptyProfileGetsDefaults) {
+  auto p = parse_profile("", "p.toml");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->source, "p.toml");
+  EXPECT_EQ(p->sandbox, SandboxKind::host);
+  EXPECT_EQ(p->lease, LeaseKind::none);
+  EXPECT_EQ(p->shell, Shell::bash);
+  EXPECT_EQ(p->state_dir, "/var/lib/phaedo-executor");
+  EXPECT_EQ(p->log_file, "/var/lib/phaedo-executor/admin.log");
+  EXPECT_EQ(p->host.work_root, "/var/lib/phaedo-executor/work");
+  EXPECT_EQ(p->host.cache_dir, "/var/lib/phaedo-executor/cache");
+  EXPECT_EQ(p->host.cgroup, CgroupMode::automatic);
+  EXPECT_EQ(p->kill_grace, std::chrono::milliseconds(3000));
+  EXPECT_TRUE(p->runner_id.empty());
+}
+
+TEST(Profile, DerivedDefaultsFollowStateDir) {
+  auto p = parse_profile("state_dir = \"/srv/phaedo\"\n", "p.toml");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->log_file, "/srv/phaedo/admin.log");
+  EXPECT_EQ(p->host.work_root, "/srv/phaedo/work");
+  EXPECT_EQ(p->host.cache_dir, "/srv/phaedo/cache");
+}
+
+TEST(Profile, FullValidProfile) {
+  const char* text = R"(
+name = "ci-host"
+sandbox = "host"
+lease = "none"
+shell = "sh"
+state_dir = "/srv/phaedo"
+log_file = "/var/log/phaedo.log"
+runner_id = "runner-7"
+kill_grace_ms = 500
+
+[host]
+work_root = "/scratch/work"
+cache_dir = "/scratch/cache"
+cgroup_root = "/sys/fs/cgroup/pids/ci"
+cgroup = "required"
+pids_max = 2048
+path = "/usr/local/bin:/usr/bin:/bin"
+)";
+  auto p = parse_profile(text, "full.toml");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->name, "ci-host");
+  EXPECT_EQ(p->shell, Shell::sh);
+  EXPECT_EQ(p->state_dir, "/srv/phaedo");
+  EXPECT_EQ(p->log_file, "/var/log/phaedo.log");  // explicit values are not overwritten by defaults
+  EXPECT_EQ(p->runner_id, "runner-7");
+  EXPECT_EQ(p->kill_grace, std::chrono::milliseconds(500));
+  EXPECT_EQ(p->host.work_root, "/scratch/work");
+  EXPECT_EQ(p->host.cache_dir, "/scratch/cache");
+  EXPECT_EQ(p->host.cgroup_root, "/sys/fs/cgroup/pids/ci");
+  EXPECT_EQ(p->host.cgroup, CgroupMode::required);
+  EXPECT_EQ(p->host.pids_max, 2048);
+  EXPECT_EQ(p->host.path, "/usr/local/bin:/usr/bin:/bin");
+}
+
+struct BadProfile {
+  const char* label;
+  const char* toml;
+  std::vector<const char*> expected;  // substrings the message must contain (besides the file name)
+};
+
+void PrintTo(const BadProfile& c, std::ostream* os) { *os << c.label; }
+
+class ProfileErrors : public ::testing::TestWithParam<BadProfile> {};
+
+TEST_P(ProfileErrors, IsInvalidInputNamingFileAndKey) {
+  const BadProfile& c = GetParam();
+  auto p = parse_profile(c.toml, "/etc/phaedo/bad.toml");
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().kind, ErrorKind::invalid_input);
+  const std::string& msg = p.error().message;
+  EXPECT_THAT(msg, HasSubstr("/etc/phaedo/bad.toml"));
+  for (const char* s : c.expected) EXPECT_THAT(msg, HasSubstr(s));
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "not one line: " << msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ProfileErrors,
+    ::testing::Values(
+        BadProfile{"unknown_top_level_key", "nmae = \"x\"\n", {"nmae", "unknown key"}},
+        BadProfile{"unknown_host_key", "[host]\nshel = \"bash\"\n", {"host.shel", "unknown key"}},
+        BadProfile{"string_expected", "name = 5\n", {"name", "must be a string"}},
+        BadProfile{"integer_expected", "kill_grace_ms = \"3000\"\n", {"kill_grace_ms", "must be an integer"}},
+        BadProfile{"table_expected", "host = \"yes\"\n", {"host", "must be a table"}},
+        BadProfile{"bad_shell", "shell = \"zsh\"\n", {"shell", "bash, sh", "\"zsh\""}},
+        BadProfile{"bad_cgroup_mode", "[host]\ncgroup = \"sometimes\"\n",
+                   {"host.cgroup", "auto, required, off", "\"sometimes\""}},
+        BadProfile{"bad_sandbox", "sandbox = \"vm\"\n", {"sandbox", "host, docker", "\"vm\""}},
+        BadProfile{"relative_state_dir", "state_dir = \"var/lib/phaedo\"\n", {"state_dir", "absolute", "var/lib/phaedo"}},
+        BadProfile{"relative_log_file", "log_file = \"admin.log\"\n", {"log_file", "absolute"}},
+        BadProfile{"relative_work_root", "[host]\nwork_root = \"work\"\n", {"host.work_root", "absolute"}},
+        BadProfile{"relative_cache_dir", "[host]\ncache_dir = \"cache\"\n", {"host.cache_dir", "absolute"}},
+        BadProfile{"runner_id_uppercase", "runner_id = \"Runner1\"\n", {"runner_id", "Runner1"}},
+        BadProfile{"runner_id_path", "runner_id = \"../etc\"\n", {"runner_id", "../etc"}},
+        BadProfile{"kill_grace_too_big", "kill_grace_ms = 60001\n", {"kill_grace_ms", "60001"}},
+        BadProfile{"kill_grace_negative", "kill_grace_ms = -1\n", {"kill_grace_ms", "-1"}},
+        BadProfile{"pids_max_negative", "[host]\npids_max = -5\n", {"host.pids_max", "-5"}},
+        BadProfile{"toml_syntax", "name = \"ok\"\nshell = \n", {"line 2"}},
+        BadProfile{"docker_not_available", "sandbox = \"docker\"\n", {"sandbox", "docker", "not available"}},
+        BadProfile{"lease_not_available", "lease = \"kubernetes-node\"\n", {"lease", "kubernetes-node", "not available"}}),
+    [](const ::testing::TestParamInfo<BadProfile>& param_info) { return std::string(param_info.param.label); });
+
+TEST(Profile, LoadMissingFileIsNotFound) {
+  phaedo_test::TempDir dir;
+  auto p = load_profile(dir.file("absent.toml"));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().kind, ErrorKind::not_found);
+  EXPECT_THAT(p.error().message, HasSubstr(dir.file("absent.toml")));
+}
+
+TEST(Profile, LoadReadsFileAndLabelsErrorsWithItsPath) {
+  phaedo_test::TempDir dir;
+  phaedo_test::write_text(dir.file("good.toml"), "shell = \"sh\"\n");
+  auto good = load_profile(dir.file("good.toml"));
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(good->shell, Shell::sh);
+  EXPECT_EQ(good->source, dir.file("good.toml"));
+
+  phaedo_test::write_text(dir.file("bad.toml"), "[host]\nshel = \"bash\"\n");
+  auto bad = load_profile(dir.file("bad.toml"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::invalid_input);
+  EXPECT_THAT(bad.error().message, HasSubstr(dir.file("bad.toml")));
+  EXPECT_THAT(bad.error().message, HasSubstr("host.shel"));
+}
+
+}  // namespace
+}  // namespace phaedo::profile
