@@ -5,6 +5,10 @@ PHAEDO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PHAEDO_ROOT
 export PHAEDO_PEER_CACHE=${PHAEDO_PEER_CACHE:-/var/cache/phaedo-peers}
 
+# Go (for test peers only) lives in /usr/local/go on the build hosts; Debian's is too old.
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH="$PATH:/usr/local/go/bin" ;; esac
+export PATH
+
 log() { printf '==> %s\n' "$*" >&2; }
 
 # Debian packages the build and the test tiers need.
@@ -28,6 +32,22 @@ ensure_packages() {
   fi
 }
 
+# The Docker tiers need a daemon; on a fresh machine install Debian's and start it.
+ensure_docker() {
+  if curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then return 0; fi
+  ensure_packages docker.io
+  if ! curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
+    log "starting dockerd"
+    (systemctl start docker 2>/dev/null) || (nohup dockerd >/var/log/phaedo-dockerd.log 2>&1 &)
+    for _ in $(seq 1 60); do
+      curl -sf --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1 && return 0
+      sleep 1
+    done
+    log "dockerd did not come up (see /var/log/phaedo-dockerd.log)"
+    return 1
+  fi
+}
+
 build_and_install() {
   cd "$PHAEDO_ROOT"
   if [ ! -f build/build.ninja ]; then
@@ -37,4 +57,20 @@ build_and_install() {
   log "building"
   cmake --build build
   cmake --install build --prefix build/install >/dev/null
+}
+
+# Builds (once per machine, cached under $PHAEDO_PEER_CACHE) the real gitlab-runner the
+# tests and the demo drive, and exports its path as PHAEDO_GITLAB_RUNNER.
+ensure_gitlab_runner() {
+  if [ -n "${PHAEDO_GITLAB_RUNNER:-}" ] && [ -x "$PHAEDO_GITLAB_RUNNER" ]; then return 0; fi
+  if ! command -v go >/dev/null; then
+    log "no Go toolchain (expected /usr/local/go): gitlab-runner cannot be built"
+    return 1
+  fi
+  log "building gitlab-runner from the Go module proxy (first time only, a few minutes)"
+  local out
+  out=$("$PHAEDO_ROOT/tests/peers/gitlab-runner/build.sh") || return 1
+  PHAEDO_GITLAB_RUNNER=$(printf '%s\n' "$out" | tail -n 1)
+  export PHAEDO_GITLAB_RUNNER
+  log "gitlab-runner: $PHAEDO_GITLAB_RUNNER"
 }

@@ -103,7 +103,10 @@ Status HostSandbox::remove_object(const journal::Record& record) {
     if (!layout_.owns(record.id)) return make_error(ErrorKind::invalid_input, "journal names a foreign directory");
     std::error_code ec;
     fs::remove_all(record.id, ec);
-    if (ec) return make_error(ErrorKind::io, ec.message());
+    // A path under a missing or non-directory parent was never created: nothing to remove.
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+      return make_error(ErrorKind::io, ec.message());
+    }
     return {};
   }
   return make_error(ErrorKind::invalid_input, "unknown journal record kind \"" + record.kind + "\"");

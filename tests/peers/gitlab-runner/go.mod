@@ -165,22 +165,15 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
-replace gitlab.com/ajwalker/phrasestream => ./stubs/ajwalker/phrasestream
-
-replace gitlab.com/gitlab-org/fleeting/fleeting => ./stubs/gitlab-org/fleeting/fleeting
-
-replace gitlab.com/gitlab-org/fleeting/fleeting/metrics/prometheus => ./stubs/gitlab-org/fleeting/fleeting/metrics/prometheus
-
-replace gitlab.com/gitlab-org/fleeting/nesting => ./stubs/gitlab-org/fleeting/nesting
-
-replace gitlab.com/gitlab-org/fleeting/taskscaler => ./stubs/gitlab-org/fleeting/taskscaler
-
-replace gitlab.com/gitlab-org/fleeting/taskscaler/metrics/prometheus => ./stubs/gitlab-org/fleeting/taskscaler/metrics/prometheus
-
-replace gitlab.com/gitlab-org/gitlab-runner/helpers/runner_wrapper/api => ./stubs/gitlab-org/gitlab-runner/helpers/runner_wrapper/api
-
-replace gitlab.com/gitlab-org/labkit/v2 => ./stubs/gitlab-org/labkit/v2
-
-replace gitlab.com/gitlab-org/moa => ./stubs/gitlab-org/moa
-
-replace gitlab.com/gitlab-org/step-runner => ./stubs/gitlab-org/step-runner
+// Modules the Go module proxy does not serve (403 "This module version is not available"
+// for every version). The runner packages main.go links import a few symbols from them;
+// ./stubs provides those symbols, see README.md. A replace in the main module also covers
+// runner_wrapper/api, which the runner itself replaces with its in-tree copy (a replace
+// in a dependency's go.mod is ignored).
+replace (
+	gitlab.com/ajwalker/phrasestream => ./stubs/ajwalker/phrasestream
+	gitlab.com/gitlab-org/gitlab-runner/helpers/runner_wrapper/api => ./stubs/gitlab-org/gitlab-runner/helpers/runner_wrapper/api
+	gitlab.com/gitlab-org/labkit/v2 => ./stubs/gitlab-org/labkit/v2
+	gitlab.com/gitlab-org/moa => ./stubs/gitlab-org/moa
+	gitlab.com/gitlab-org/step-runner => ./stubs/gitlab-org/step-runner
+)
