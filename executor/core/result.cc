@@ -9,6 +9,7 @@ const char* to_string(ErrorKind kind) {
     case ErrorKind::io: return "io";
     case ErrorKind::peer: return "peer";
     case ErrorKind::cancelled: return "cancelled";
+    case ErrorKind::rejected: return "rejected";
     case ErrorKind::internal: return "internal";
   }
   return "internal";

@@ -19,6 +19,7 @@ enum class ErrorKind {
   io,              // a filesystem or syscall failure
   peer,            // a daemon, API server or child process answered badly
   cancelled,       // stopped by a signal or a deadline
+  rejected,        // the job asked for something the profile forbids: the job author's error
   internal,        // a bug: an invariant did not hold
 };
 

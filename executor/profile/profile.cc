@@ -1,5 +1,6 @@
 #include "profile/profile.h"
 
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -43,6 +44,52 @@ class TableReader {
     }
     out = value;
     return {};
+  }
+
+  Status boolean(const char* key, bool& out) {
+    used_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return {};
+    if (!node->is_boolean()) return error(key, "must be true or false");
+    out = *node->value<bool>();
+    return {};
+  }
+
+  // A float or an integer, within [min, max].
+  Status number(const char* key, std::optional<double>& out, double min, double max) {
+    used_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return {};
+    if (!node->is_floating_point() && !node->is_integer()) return error(key, "must be a number");
+    double value = *node->value<double>();
+    if (!(value >= min && value <= max)) {
+      return error(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+                            std::to_string(value) + ")");
+    }
+    out = value;
+    return {};
+  }
+
+  Status string_list(const char* key, std::vector<std::string>& out) {
+    used_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return {};
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return error(key, "must be an array of strings");
+    std::vector<std::string> values;
+    for (const toml::node& item : *array) {
+      auto value = item.value<std::string>();
+      if (!item.is_string() || !value) return error(key, "must be an array of strings");
+      values.push_back(*value);
+    }
+    out = std::move(values);
+    return {};
+  }
+
+  // The raw node, for values that take several forms (e.g. memory).
+  const toml::node* raw(const char* key) {
+    used_.insert(key);
+    return table_.get(key);
   }
 
   template <typename Enum>
@@ -113,6 +160,85 @@ Status read_host(TableReader& top, const toml::table* table, Profile& p) {
   return r.reject_unknown();
 }
 
+// "512m", "2g", "1024k", "100b" or a plain integer: bytes (binary units, like docker).
+Status read_memory(TableReader& r, std::optional<std::int64_t>& out) {
+  const toml::node* node = r.raw("memory");
+  if (node == nullptr) return {};
+  std::int64_t bytes = 0;
+  if (node->is_integer()) {
+    bytes = *node->value<std::int64_t>();
+  } else if (node->is_string()) {
+    std::string text = *node->value<std::string>();
+    std::size_t digits = 0;
+    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+    std::string unit = text.substr(digits);
+    std::int64_t scale = 0;
+    if (unit.empty() || unit == "b" || unit == "B") scale = 1;
+    else if (unit == "k" || unit == "K") scale = 1LL << 10;
+    else if (unit == "m" || unit == "M") scale = 1LL << 20;
+    else if (unit == "g" || unit == "G") scale = 1LL << 30;
+    if (digits == 0 || digits > 12 || scale == 0) {
+      return r.error("memory", "must be bytes or a number with b, k, m or g (got \"" + text + "\")");
+    }
+    bytes = std::stoll(text.substr(0, digits)) * scale;
+  } else {
+    return r.error("memory", "must be an integer (bytes) or a string like \"512m\"");
+  }
+  if (bytes < (6LL << 20)) return r.error("memory", "must be at least 6m (got " + std::to_string(bytes) + " bytes)");
+  out = bytes;
+  return {};
+}
+
+// Capabilities that amount to privileged mode or reach into the host: never added.
+Status check_capabilities(TableReader& r, const std::vector<std::string>& caps) {
+  static const std::set<std::string> refused = {"ALL",          "SYS_ADMIN", "SYS_MODULE",      "SYS_RAWIO",
+                                                "SYS_BOOT",     "SYS_PTRACE", "MAC_ADMIN",      "MAC_OVERRIDE",
+                                                "DAC_READ_SEARCH", "BPF",    "PERFMON",         "SYSLOG",
+                                                "NET_ADMIN",    "SYS_TIME"};
+  for (const auto& cap : caps) {
+    bool shaped = !cap.empty() && cap.size() < 32;
+    for (char c : cap) shaped = shaped && (std::isupper(static_cast<unsigned char>(c)) || c == '_');
+    if (!shaped) return r.error("cap_add", "\"" + cap + "\" is not a capability name like \"CHOWN\"");
+    if (refused.count(cap)) return r.error("cap_add", "\"" + cap + "\" is refused: it breaks the job's isolation");
+  }
+  return {};
+}
+
+Status read_docker(const toml::table* table, Profile& p) {
+  if (table == nullptr) return {};
+  TableReader r(*table, "docker.", p.source);
+  auto& d = p.docker;
+  Status s;
+  std::int64_t pids = 0;
+  if (!(s = r.string("socket", d.socket))) return s;
+  if (d.socket.empty() || d.socket.front() != '/') return r.error("socket", "must be an absolute path (got \"" + d.socket + "\")");
+  if (!(s = r.string("default_image", d.default_image))) return s;
+  if (!(s = r.string_list("allowed_images", d.allowed_images))) return s;
+  if (!(s = r.choice("pull_policy", d.pull_policy, {{"never", PullPolicy::never},
+                                                     {"if-not-present", PullPolicy::if_not_present},
+                                                     {"always", PullPolicy::always}}))) return s;
+  if (!(s = r.number("cpus", d.cpus, 0.01, 1024))) return s;
+  if (!(s = read_memory(r, d.memory_bytes))) return s;
+  if (!(s = r.integer("pids_limit", pids, 1, 4194304))) return s;
+  if (table->get("pids_limit") != nullptr) d.pids_limit = pids;
+  if (!(s = r.string_list("cap_add", d.cap_add))) return s;
+  if (!(s = check_capabilities(r, d.cap_add))) return s;
+  if (!(s = r.boolean("read_only_rootfs", d.read_only_rootfs))) return s;
+  if (!(s = r.string("builds_dir", d.builds_dir))) return s;
+  if (d.builds_dir.size() < 2 || d.builds_dir.front() != '/') return r.error("builds_dir", "must be an absolute path other than / (got \"" + d.builds_dir + "\")");
+  if (!(s = r.string("cache_dir", d.cache_dir))) return s;
+  if (d.cache_dir.size() < 2 || d.cache_dir.front() != '/') return r.error("cache_dir", "must be an absolute path other than / (got \"" + d.cache_dir + "\")");
+  if (!(s = r.string("cache_volume", d.cache_volume))) return s;
+  for (char c : d.cache_volume) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return r.error("cache_volume", "must be a volume name of [A-Za-z0-9_.-] (got \"" + d.cache_volume + "\")");
+    }
+  }
+  if (!(s = r.string("runner_binary", d.runner_binary))) return s;
+  if (!(s = require_absolute(r, "runner_binary", d.runner_binary))) return s;
+  return r.reject_unknown();
+}
+
 Status read_top(const toml::table& root, Profile& p) {
   TableReader r(root, "", p.source);
   Status s;
@@ -137,11 +263,11 @@ Status read_top(const toml::table& root, Profile& p) {
   const toml::table* host = r.subtable("host", s);
   if (!s) return s;
   if (!(s = read_host(r, host, p))) return s;
+  const toml::table* docker = r.subtable("docker", s);
+  if (!s) return s;
+  if (!(s = read_docker(docker, p))) return s;
   if (!(s = r.reject_unknown())) return s;
 
-  if (p.sandbox != SandboxKind::host) {
-    return r.error("sandbox", std::string("\"") + to_string(p.sandbox) + "\" is not available in this build yet");
-  }
   if (p.lease != LeaseKind::none) {
     return r.error("lease", std::string("\"") + to_string(p.lease) + "\" is not available in this build yet");
   }
@@ -159,6 +285,14 @@ void apply_defaults(Profile& p) {
 const char* to_string(SandboxKind kind) { return kind == SandboxKind::host ? "host" : "docker"; }
 const char* to_string(LeaseKind kind) { return kind == LeaseKind::none ? "none" : "kubernetes-node"; }
 const char* to_string(Shell shell) { return shell == Shell::bash ? "bash" : "sh"; }
+const char* to_string(PullPolicy policy) {
+  switch (policy) {
+    case PullPolicy::never: return "never";
+    case PullPolicy::if_not_present: return "if-not-present";
+    case PullPolicy::always: return "always";
+  }
+  return "?";
+}
 
 Result<Profile> parse_profile(const std::string& toml_text, const std::string& source) {
   Profile p;

@@ -1,5 +1,6 @@
 #include "sandbox/sandbox.h"
 
+#include "sandbox/docker/docker_sandbox.h"
 #include "sandbox/host/host_sandbox.h"
 
 namespace phaedo::sandbox {
@@ -9,7 +10,7 @@ Result<std::unique_ptr<Sandbox>> make_sandbox(const JobScope& scope) {
     case profile::SandboxKind::host:
       return std::unique_ptr<Sandbox>(std::make_unique<host::HostSandbox>(scope));
     case profile::SandboxKind::docker:
-      break;
+      return std::unique_ptr<Sandbox>(std::make_unique<docker::DockerSandbox>(scope));
   }
   return make_error(ErrorKind::invalid_input, std::string("profile: sandbox \"") +
                                                   profile::to_string(scope.profile.sandbox) + "\" is not available");

@@ -43,6 +43,8 @@ class Sandbox {
 
   // Creates the job's environment, journaling every object before creating it.
   // Idempotent: leftovers of an earlier attempt are torn down first.
+  // ErrorKind::rejected means the job itself asked for something the profile forbids
+  // (e.g. a disallowed image): a build failure, which the runner does not retry.
   virtual Status prepare(journal::Journal& journal) = 0;
 
   // Runs one sub-stage script (any stage name) and reports the outcome. Stops the

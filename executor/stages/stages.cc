@@ -48,7 +48,12 @@ int prepare(const Environment& env, const std::string& profile_path) {
     auto journal = journal::Journal::open(ctx.profile.state_dir, ctx.id.key(), journal::OpenMode::create_if_missing,
                                           ctx.id.job_id);
     if (!journal) return SystemFailure{journal.error()};
-    if (auto s = ctx.sandbox->prepare(*journal); !s) return SystemFailure{s.error()};
+    if (auto s = ctx.sandbox->prepare(*journal); !s) {
+      if (s.error().kind != ErrorKind::rejected) return SystemFailure{s.error()};
+      // The job author's mistake: fail the job without the runner's three retries.
+      ctx.log->job(log::Level::error, s.error().message);
+      return protocol::BuildFailure{1, ""};
+    }
     ctx.log->job(log::Level::info, "prepared job " + ctx.id.key() + " (" + profile::to_string(ctx.profile.sandbox) +
                                        " sandbox, profile " + ctx.profile.name + ")");
     return Success{};

@@ -115,7 +115,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadProfile{"kill_grace_negative", "kill_grace_ms = -1\n", {"kill_grace_ms", "-1"}},
         BadProfile{"pids_max_negative", "[host]\npids_max = -5\n", {"host.pids_max", "-5"}},
         BadProfile{"toml_syntax", "name = \"ok\"\nshell = \n", {"line 2"}},
-        BadProfile{"docker_not_available", "sandbox = \"docker\"\n", {"sandbox", "docker", "not available"}},
+        BadProfile{"docker_bad_pull_policy", "sandbox = \"docker\"\n[docker]\npull_policy = \"sometimes\"\n",
+                   {"docker.pull_policy", "never, if-not-present, always", "\"sometimes\""}},
+        BadProfile{"docker_bad_memory", "[docker]\nmemory = \"12x\"\n", {"docker.memory", "12x"}},
+        BadProfile{"docker_refused_capability", "[docker]\ncap_add = [\"SYS_ADMIN\"]\n", {"docker.cap_add", "SYS_ADMIN", "refused"}},
+        BadProfile{"docker_unknown_key", "[docker]\nprivileged = true\n", {"docker.privileged", "unknown key"}},
         BadProfile{"lease_not_available", "lease = \"kubernetes-node\"\n", {"lease", "kubernetes-node", "not available"}}),
     [](const ::testing::TestParamInfo<BadProfile>& param_info) { return std::string(param_info.param.label); });
 

@@ -1,0 +1,148 @@
+// DockerSandbox::prepare: network, builds volume and the hardened job container,
+// each journaled before it is created.
+#include <sys/stat.h>
+
+#include <chrono>
+
+#include "protocol/job_response.h"
+#include "sandbox/docker/docker_sandbox.h"
+#include "sandbox/docker/image_policy.h"
+#include "sandbox/docker/scripts.h"
+
+namespace phaedo::sandbox::docker {
+namespace {
+
+namespace api = phaedo::docker;
+
+// Objects outlive a crashed runner by at most the job's timeout plus this margin;
+// reapers may remove them afterwards.
+constexpr long long kExpiryMarginSeconds = 15 * 60;
+constexpr long long kDefaultTimeoutSeconds = 60 * 60;
+
+long long unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Status DockerSandbox::check_image(api::Client& docker, const std::string& image) {
+  auto policy = scope_.profile.docker.pull_policy;
+  if (policy == profile::PullPolicy::always) {
+    return make_error(ErrorKind::invalid_input, "docker.pull_policy \"always\": pulling images is not supported by "
+                                                "this build; use \"never\" or \"if-not-present\" with local images");
+  }
+  auto found = docker.inspect_image(image);
+  if (found) return {};
+  if (found.error().kind != ErrorKind::not_found) return found.error();
+  return make_error(ErrorKind::not_found, "image \"" + image + "\" is not present on the Docker host and " +
+                                             (policy == profile::PullPolicy::never
+                                                  ? std::string("docker.pull_policy is \"never\"")
+                                                  : std::string("pulling images is not supported by this build")));
+}
+
+Status DockerSandbox::create_network(api::Client& docker, journal::Journal& journal, long long expires) {
+  if (auto s = journal.intend(kNetworkKind, names_.network); !s) return s;
+  api::NetworkSpec spec;
+  spec.name = names_.network;
+  spec.labels = names_.labels(expires);
+  if (auto id = docker.create_network(spec); !id) return id.error();
+  return journal.created(kNetworkKind, names_.network);
+}
+
+Status DockerSandbox::create_volume(api::Client& docker, journal::Journal& journal, long long expires) {
+  if (auto s = journal.intend(kVolumeKind, names_.volume); !s) return s;
+  api::VolumeSpec spec;
+  spec.name = names_.volume;
+  spec.labels = names_.labels(expires);
+  if (auto v = docker.create_volume(spec); !v) return v.error();
+  const auto& cache = scope_.profile.docker.cache_volume;
+  if (!cache.empty()) {  // shared and long-lived: created on demand, never journaled
+    api::VolumeSpec shared;
+    shared.name = cache;
+    shared.labels = {{kCacheLabel, cache}};
+    if (auto v = docker.create_volume(shared); !v) return v.error();
+  }
+  return journal.created(kVolumeKind, names_.volume);
+}
+
+api::ContainerSpec DockerSandbox::container_spec(const std::string& image, long long expires) const {
+  const auto& d = scope_.profile.docker;
+  api::ContainerSpec spec;
+  spec.name = names_.container;
+  spec.image = image;
+  spec.entrypoint = std::vector<std::string>{};
+  spec.cmd = {"sh", "-c", scripts::kInitScript};
+  spec.working_dir = d.builds_dir;
+  spec.hostname = names_.container;
+  spec.labels = names_.labels(expires);
+  auto& h = spec.host;
+  h.network_mode = names_.network;
+  h.mounts.push_back(api::Mount{api::MountType::volume, names_.volume, d.builds_dir, api::Access::read_write, {}, {}});
+  if (!d.cache_volume.empty()) {
+    h.mounts.push_back(api::Mount{api::MountType::volume, d.cache_volume, d.cache_dir, api::Access::read_write, {}, {}});
+  }
+  if (!d.runner_binary.empty()) {
+    h.mounts.push_back(api::Mount{api::MountType::bind, d.runner_binary, "/usr/local/bin/gitlab-runner",
+                                  api::Access::read_only, {}, {}});
+  }
+  if (d.memory_bytes) {
+    h.memory_bytes = *d.memory_bytes;
+    h.memory_swap_bytes = *d.memory_bytes;  // no swap on top of the limit
+  }
+  if (d.cpus) h.nano_cpus = static_cast<std::int64_t>(*d.cpus * 1e9);
+  if (d.pids_limit) h.pids_limit = *d.pids_limit;
+  h.cap_drop = {"ALL"};
+  h.cap_add = d.cap_add;
+  h.security_opt = {"no-new-privileges"};
+  if (d.read_only_rootfs) {
+    h.rootfs = api::RootFs::read_only;
+    h.tmpfs["/tmp"] = "rw,nosuid,nodev,size=256m";
+  }
+  h.init = api::Init::none;  // kInitScript reaps orphans itself
+  return spec;
+}
+
+Status DockerSandbox::create_container(api::Client& docker, journal::Journal& journal, const std::string& image,
+                                       long long expires) {
+  if (auto s = journal.intend(kContainerKind, names_.container, {{"image", image}}); !s) return s;
+  auto created = docker.create_container(container_spec(image, expires));
+  if (!created) return created.error();
+  for (const auto& w : created->warnings) scope_.log.job(log::Level::warn, "docker: " + w);
+  if (auto s = journal.created(kContainerKind, names_.container); !s) return s;
+  return docker.start_container(names_.container);
+}
+
+Status DockerSandbox::prepare(journal::Journal& journal) {
+  const auto& d = scope_.profile.docker;
+  auto job = protocol::load_job_response(scope_.env);
+  if (!job) return job.error();
+  auto image = choose_image(scope_.profile, job->image);
+  if (!image) return image.error();
+  if (!d.runner_binary.empty()) {
+    struct stat st {};
+    if (::stat(d.runner_binary.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return make_error(ErrorKind::not_found, "docker.runner_binary " + d.runner_binary + " is not a file");
+    }
+  }
+  auto docker = client(Cancellable::yes);
+  if (!docker) return docker.error();
+
+  // Leftovers of an earlier attempt, journaled or only labelled.
+  auto report = teardown(journal);
+  if (!report.removed.empty()) scope_.log.job(log::Level::info, "removed leftovers of an earlier attempt");
+  if (!report.clean()) {
+    return make_error(ErrorKind::io, "leftovers of an earlier attempt could not be removed: " + report.failed.front());
+  }
+  if (auto s = check_image(**docker, image->name); !s) return s;
+
+  long long timeout = job->timeout_seconds > 0 ? job->timeout_seconds : kDefaultTimeoutSeconds;
+  long long expires = unix_now() + timeout + kExpiryMarginSeconds;
+  if (auto s = create_network(**docker, journal, expires); !s) return s;
+  if (auto s = create_volume(**docker, journal, expires); !s) return s;
+  if (auto s = create_container(**docker, journal, image->name, expires); !s) return s;
+  scope_.log.job(log::Level::info, "using image " + image->name + " in container " + names_.container);
+  scope_.log.admin(log::Level::info, "prepared docker job", {{"image", image->name}, {"container", names_.container}});
+  return {};
+}
+
+}  // namespace phaedo::sandbox::docker

@@ -1,0 +1,67 @@
+// sandbox = "docker": each job runs in its own hardened container on its own
+// bridge network, with a per-job builds volume, talking to the Docker Engine API
+// over the profile's unix socket (docker/client.h).
+//
+// Journaled objects, in creation order: "network", "volume" (builds), "container"
+// (name phaedo-<key>). All carry the labels phaedo.io/job, phaedo.io/runner and
+// phaedo.io/expires; the shared cache volume (docker.cache_volume) is labelled
+// phaedo.io/cache, never journaled and never removed.
+//
+// config(): builds_dir and cache_dir are paths inside the container.
+// prepare(): tears down leftovers (journal and labels) first, so it is idempotent.
+// run(): uploads the script into the builds volume (<builds_dir>/.phaedo/<n>/),
+//   execs it through scripts::kRunScript with the profile's shell, streams
+//   stdout/stderr to ours as it arrives; on CancelToken stops every job process in
+//   the container (TERM, kill_grace, KILL) with a second exec.
+// teardown(): journal newest first, then the label backstop, retrying transient
+//   errors with backoff on a fresh 30 s deadline; 404 counts as removed.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "docker/client.h"
+#include "sandbox/docker/names.h"
+#include "sandbox/sandbox.h"
+#include "transport/curl_http_client.h"
+
+namespace phaedo::sandbox::docker {
+
+class DockerSandbox final : public Sandbox {
+ public:
+  explicit DockerSandbox(const JobScope& scope);
+  ~DockerSandbox() override;
+
+  protocol::ConfigOutput config() const override;
+  Status prepare(journal::Journal& journal) override;
+  protocol::Outcome run(const std::string& script, const std::string& stage) override;
+  TeardownReport teardown(journal::Journal& journal) override;
+
+ private:
+  enum class Cancellable { no, yes };
+  // A client for the profile's socket; Cancellable::yes stops calls on CancelToken.
+  // Connects (ping + version) on first use of each kind.
+  Result<phaedo::docker::Client*> client(Cancellable cancellable);
+
+  Status check_image(phaedo::docker::Client& docker, const std::string& image);
+  Status create_network(phaedo::docker::Client& docker, journal::Journal& journal, long long expires);
+  Status create_volume(phaedo::docker::Client& docker, journal::Journal& journal, long long expires);
+  Status create_container(phaedo::docker::Client& docker, journal::Journal& journal, const std::string& image,
+                          long long expires);
+  phaedo::docker::ContainerSpec container_spec(const std::string& image, long long expires) const;
+
+  // Removes one object of `kind` by name or id; not_found counts as done.
+  Status remove_object(phaedo::docker::Client& docker, const std::string& kind, const std::string& name);
+  // Stops every job process in the container after a cancel; never cancellable.
+  void stop_processes(const std::string& container, const std::string& dir);
+  // True when the container's memory cgroup recorded an OOM kill.
+  bool oom_killed(phaedo::docker::Client& docker, const std::string& container);
+
+  JobScope scope_;
+  Names names_;
+  std::unique_ptr<transport::CurlHttpClient> http_;
+  std::optional<phaedo::docker::Client> cancellable_;
+  std::optional<phaedo::docker::Client> steady_;
+};
+
+}  // namespace phaedo::sandbox::docker

@@ -1,0 +1,98 @@
+// DockerSandbox::teardown: journal newest first, then the label backstop.
+#include <chrono>
+#include <thread>
+
+#include "sandbox/docker/docker_sandbox.h"
+
+namespace phaedo::sandbox::docker {
+namespace {
+
+namespace api = phaedo::docker;
+using Clock = std::chrono::steady_clock;
+
+// Each teardown gets its own deadline, however late in the job it runs.
+constexpr auto kTeardownBudget = std::chrono::seconds(30);
+
+// Retries `attempt` on errors that may pass (daemon busy or restarting, a network
+// still detaching) with doubling pauses until `deadline`.
+template <typename Attempt>
+Status with_retries(Clock::time_point deadline, Attempt attempt) {
+  auto pause = std::chrono::milliseconds(100);
+  for (;;) {
+    Status s = attempt();
+    if (s || s.error().kind == ErrorKind::invalid_input || Clock::now() + pause >= deadline) return s;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+}  // namespace
+
+Status DockerSandbox::remove_object(api::Client& docker, const std::string& kind, const std::string& name) {
+  if (kind == kContainerKind) {
+    return api::ignore_not_found(docker.remove_container(name, api::Force::yes, api::AnonymousVolumes::remove));
+  }
+  if (kind == kNetworkKind) return api::ignore_not_found(docker.remove_network(name));
+  return api::ignore_not_found(docker.remove_volume(name, api::Force::yes));
+}
+
+TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
+  TeardownReport report;
+  const auto deadline = Clock::now() + kTeardownBudget;
+  auto docker = client(Cancellable::no);
+  if (!docker) {
+    // Without the daemon nothing can be confirmed gone: keep the journal.
+    report.failed.push_back("docker daemon: " + docker.error().message);
+    return report;
+  }
+  for (const auto& record : journal.live()) {
+    auto what = record.kind + " " + record.id;
+    // Never follow a corrupt or foreign journal to somebody else's object.
+    Status s = names_.owns(record.kind, record.id)
+                   ? with_retries(deadline, [&] { return remove_object(**docker, record.kind, record.id); })
+                   : Status(make_error(ErrorKind::invalid_input, "journal names a foreign " + record.kind));
+    if (s) s = journal.removed(record.kind, record.id);
+    if (!s) {
+      report.failed.push_back(what + ": " + s.error().message);
+    } else {
+      report.removed.push_back(what);
+    }
+  }
+
+  // Backstop for a lost or partial journal: whatever carries this job's label
+  // (which names runner and job, so it is this job's whatever its name).
+  // Containers first: networks and volumes cannot go while one is attached.
+  auto sweep = [&](const std::string& kind, auto list, auto name_of) {
+    Result<std::vector<std::string>> found = [&]() -> Result<std::vector<std::string>> {
+      auto items = list();
+      if (!items) return items.error();
+      std::vector<std::string> names;
+      for (const auto& item : *items) names.push_back(name_of(item));
+      return names;
+    }();
+    if (!found) {
+      report.failed.push_back("listing " + kind + "s by label " + names_.filter().front() + ": " +
+                              found.error().message);
+      return;
+    }
+    for (const auto& name : *found) {
+      Status s = with_retries(deadline, [&] { return remove_object(**docker, kind, name); });
+      if (!s) {
+        report.failed.push_back(kind + " " + name + ": " + s.error().message);
+      } else {
+        report.removed.push_back(kind + " " + name + " (found by label)");
+      }
+    }
+  };
+  auto& d = **docker;
+  sweep(
+      kContainerKind, [&] { return d.list_containers(names_.filter()); },
+      [](const api::ContainerSummary& c) { return c.names.empty() ? c.id : c.names.front(); });
+  sweep(
+      kNetworkKind, [&] { return d.list_networks(names_.filter()); }, [](const api::NetworkInfo& n) { return n.name; });
+  sweep(
+      kVolumeKind, [&] { return d.list_volumes(names_.filter()); }, [](const api::VolumeInfo& v) { return v.name; });
+  return report;
+}
+
+}  // namespace phaedo::sandbox::docker

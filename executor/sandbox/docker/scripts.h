@@ -1,0 +1,63 @@
+// The small POSIX sh programs the docker sandbox runs inside job containers.
+//
+// Every job container is dedicated to one job. Its PID 1 is kInitScript: a shell
+// that only sleeps and reaps orphans, in process group 1. Every `docker exec`
+// starts its process as a new session leader, so "job processes" are exactly the
+// processes outside process group 1 — including ones that called setsid or
+// double-forked. The sweep function signals each of them except the calling
+// shell; it needs only sh builtins and /proc, so it works in any image with sh.
+#pragma once
+
+namespace phaedo::sandbox::docker::scripts {
+
+// PID 1 of the job container: sleeps, reaps orphans, exits on TERM.
+inline constexpr const char* kInitScript = "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done";
+
+// phaedo_sweep SIG: sends SIG (TERM, KILL, or 0 to probe) to every live process
+// outside process group 1 except this shell; true when there was one.
+#define PHAEDO_SWEEP_FUNCTION                                          \
+  "phaedo_sweep() {\n"                                                 \
+  "  n=0\n"                                                            \
+  "  for e in /proc/[0-9]*; do\n"                                      \
+  "    p=${e#/proc/}\n"                                                \
+  "    if [ \"$p\" = 1 ] || [ \"$p\" = \"$$\" ]; then continue; fi\n"  \
+  "    l=\n"                                                           \
+  "    read -r l < \"$e/stat\" 2>/dev/null || [ -n \"$l\" ] || continue\n" \
+  "    set -- ${l##*)}\n"                                              \
+  "    if [ \"$1\" = Z ] || [ \"$3\" = 1 ]; then continue; fi\n"       \
+  "    kill -$sig_ \"$p\" 2>/dev/null && n=$((n+1))\n"                 \
+  "  done\n"                                                           \
+  "  [ \"$n\" -gt 0 ]\n"                                               \
+  "}\n"                                                                \
+  "phaedo_stop() {\n"                                                  \
+  "  sig_=TERM; phaedo_sweep || return 0\n"                            \
+  "  i=0; sig_=0\n"                                                    \
+  "  while [ \"$i\" -lt \"$1\" ] && phaedo_sweep; do sleep 0.1; i=$((i+1)); done\n" \
+  "  sig_=KILL; phaedo_sweep; return 0\n"                              \
+  "}\n"
+
+// Runs one sub-stage script: sh -c kRunScript phaedo <shell> <script> <dir> <grace tenths>.
+// Exits with the script's status after removing the script's directory (it holds
+// the job's variables) and stopping whatever the script left running (leftovers
+// would keep the exec's output stream, and so the stage, open).
+inline constexpr const char* kRunScript =
+    "\"$1\" \"$2\"; rc=$?; d=$3; g=$4\n"
+    "rm -rf \"$d\"\n" PHAEDO_SWEEP_FUNCTION
+    "phaedo_stop \"$g\"\n"
+    "exit $rc\n";
+
+// Stops a cancelled sub-stage: sh -c kStopScript phaedo <dir> <grace tenths>.
+// TERM to every job process, up to the grace for them to exit, then KILL.
+inline constexpr const char* kStopScript =
+    "d=$1; g=$2\n" PHAEDO_SWEEP_FUNCTION
+    "phaedo_stop \"$g\"\n"
+    "rm -rf \"$d\"\n"
+    "exit 0\n";
+
+#undef PHAEDO_SWEEP_FUNCTION
+
+// Prints the memory cgroup's OOM-kill counter line ("oom_kill N"), v1 or v2.
+inline constexpr const char* kOomScript =
+    "cat /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null || cat /sys/fs/cgroup/memory.events 2>/dev/null";
+
+}  // namespace phaedo::sandbox::docker::scripts
