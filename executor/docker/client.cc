@@ -89,6 +89,12 @@ HttpRequest Client::request(Method method, std::string path) const {
   return r;
 }
 
+Status Client::send_only(const HttpRequest& request, std::initializer_list<long> also_ok) {
+  Result<HttpResponse> response = send(request, also_ok);
+  if (!response) return response.error();
+  return {};
+}
+
 Result<HttpResponse> Client::send(const HttpRequest& request, std::initializer_list<long> also_ok) {
   Result<HttpResponse> response = http_->send(request);
   if (!response) return response.error().context("docker: ");

@@ -144,6 +144,12 @@ class Client {
   // to errors that name the call.
   Result<transport::HttpResponse> send(const transport::HttpRequest& request,
                                        std::initializer_list<long> also_ok = {});
+  // send() for calls whose answer body does not matter.
+  Status send_only(const transport::HttpRequest& request, std::initializer_list<long> also_ok = {});
+  // send(), then `decode` the body into a T; decoding errors name the call.
+  // Defined in internal.h (only the client's .cc files instantiate it).
+  template <typename T, typename Decode>
+  Result<T> send_decoded(const transport::HttpRequest& request, Decode decode);
 
   transport::HttpClient* http_;
   Options options_;

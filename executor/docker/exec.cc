@@ -18,11 +18,7 @@ Result<std::string> Client::create_exec(const std::string& container_id, const E
   HttpRequest r = request(Method::post, "/containers/" + container_id + "/exec");
   r.headers.emplace_back("Content-Type", "application/json");
   r.body = codec::encode_exec_spec(spec);
-  Result<HttpResponse> response = send(r);
-  if (!response) return response.error();
-  Result<std::string> id = codec::decode_exec_id(response->body);
-  if (!id) return answer_error(r, id.error());
-  return id;
+  return send_decoded<std::string>(r, codec::decode_exec_id);
 }
 
 Status Client::start_exec(const std::string& exec_id, Tty tty, const OutputSinks& sinks,
@@ -51,11 +47,7 @@ Status Client::start_exec(const std::string& exec_id, Tty tty, const OutputSinks
 Result<ExecInfo> Client::inspect_exec(const std::string& exec_id) {
   if (Status s = check_segment("exec", exec_id); !s) return s.error();
   HttpRequest r = request(Method::get, "/exec/" + exec_id + "/json");
-  Result<HttpResponse> response = send(r);
-  if (!response) return response.error();
-  Result<ExecInfo> info = codec::decode_exec_info(response->body);
-  if (!info) return answer_error(r, info.error());
-  return info;
+  return send_decoded<ExecInfo>(r, codec::decode_exec_info);
 }
 
 Result<ExecInfo> Client::exec(const std::string& container_id, const ExecSpec& spec, const OutputSinks& sinks,

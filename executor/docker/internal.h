@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "docker/client.h"
 #include "transport/http.h"
 
 namespace phaedo::docker {
@@ -20,5 +21,14 @@ std::string describe(const transport::HttpRequest& request);
 
 // Adds the request to a decoding error of its answer.
 Error answer_error(const transport::HttpRequest& request, const Error& error);
+
+template <typename T, typename Decode>
+Result<T> Client::send_decoded(const transport::HttpRequest& request, Decode decode) {
+  Result<transport::HttpResponse> response = send(request);
+  if (!response) return response.error();
+  Result<T> value = decode(response->body);
+  if (!value) return answer_error(request, value.error());
+  return value;
+}
 
 }  // namespace phaedo::docker
