@@ -43,14 +43,14 @@ const char* to_string(Phase phase) {
 }
 
 Result<Journal> Journal::open(const std::string& state_dir, const std::string& key, OpenMode mode,
-                              std::int64_t job_id) {
+                              std::int64_t job_id, LockWait wait) {
   Journal j;
   j.key_ = key;
   j.dir_ = state_dir + "/jobs/" + key;
   j.path_ = j.dir_ + "/" + kFileName;
   j.job_id_ = job_id;
 
-  if (auto s = j.lock(mode); !s) return s.error();
+  if (auto s = j.lock(mode, wait); !s) return s.error();
   if (auto s = j.load(); !s) return s.error();
   std::error_code ec;
   if (mode == OpenMode::existing_only && j.records_.empty() && !fs::exists(j.path_, ec)) {
@@ -60,7 +60,7 @@ Result<Journal> Journal::open(const std::string& state_dir, const std::string& k
   return j;
 }
 
-Status Journal::lock(OpenMode mode) {
+Status Journal::lock(OpenMode mode, LockWait wait) {
   const std::string lock_path = dir_ + "/" + kLockName;
   // erase() unlinks the lock file while holding it; a waiter that then wins the
   // flock holds a dead inode. Retry until the lock we hold is the file at the path.
@@ -80,7 +80,9 @@ Status Journal::lock(OpenMode mode) {
       }
       return make_error(ErrorKind::io, "cannot open journal lock " + lock_path + ": " + std::strerror(errno));
     }
-    while (::flock(fd.get(), LOCK_EX) != 0) {
+    const int op = wait == LockWait::wait ? LOCK_EX : LOCK_EX | LOCK_NB;
+    while (::flock(fd.get(), op) != 0) {
+      if (errno == EWOULDBLOCK) return make_error(ErrorKind::cancelled, "journal of job " + key_ + " is busy");
       if (errno != EINTR) return make_error(ErrorKind::io, "cannot lock " + lock_path + ": " + std::strerror(errno));
     }
     struct stat held {}, current {};
@@ -103,6 +105,7 @@ Status Journal::load() {
   try {
     if (root.contains("job_id") && job_id_ == 0) job_id_ = root.at("job_id").get<std::int64_t>();
     created_ = root.value("created", "");
+    expires_ = root.value("expires", std::int64_t{0});
     for (const auto& r : root.at("records")) {
       Record rec;
       rec.kind = r.at("kind").get<std::string>();
@@ -126,6 +129,7 @@ Status Journal::save() {
   root["key"] = key_;
   root["job_id"] = job_id_;
   root["created"] = created_;
+  root["expires"] = expires_;
   root["records"] = json::array();
   for (const auto& r : records_) {
     root["records"].push_back({{"kind", r.kind}, {"id", r.id}, {"phase", to_string(r.phase)},
@@ -160,6 +164,12 @@ Status Journal::set_phase(const std::string& kind, const std::string& id, Phase 
     }
   }
   return make_error(ErrorKind::internal, "journal: no record " + kind + " " + id);
+}
+
+Status Journal::set_expires(std::int64_t unix_seconds) {
+  if (expires_ == unix_seconds) return {};
+  expires_ = unix_seconds;
+  return save();
 }
 
 Status Journal::created(const std::string& kind, const std::string& id) { return set_phase(kind, id, Phase::created); }

@@ -34,12 +34,15 @@ struct Record {
 };
 
 enum class OpenMode { create_if_missing, existing_only };
+// wait: block until the lock is free. try_lock: ErrorKind::cancelled ("busy") when
+// another stage of the job holds it (reapers skip jobs that are being worked on).
+enum class LockWait { wait, try_lock };
 
 class Journal {
  public:
   // Opens the journal of `key`. existing_only: not_found when there is none.
   static Result<Journal> open(const std::string& state_dir, const std::string& key, OpenMode mode,
-                              std::int64_t job_id = 0);
+                              std::int64_t job_id = 0, LockWait wait = LockWait::wait);
 
   Journal(Journal&&) = default;
   Journal& operator=(Journal&&) = default;
@@ -48,6 +51,11 @@ class Journal {
   const std::string& dir() const { return dir_; }
   std::int64_t job_id() const { return job_id_; }
   const std::vector<Record>& records() const { return records_; }
+  const std::string& created_at() const { return created_; }
+  // Unix time after which the job is certainly over (its timeout plus a margin) and a
+  // reaper may tear it down; 0 when unknown.
+  std::int64_t expires() const { return expires_; }
+  Status set_expires(std::int64_t unix_seconds);
 
   // Write-ahead: call before creating the object. Idempotent for a (kind, id).
   Status intend(const std::string& kind, const std::string& id, std::map<std::string, std::string> attrs = {});
@@ -67,7 +75,7 @@ class Journal {
 
  private:
   Journal() = default;
-  Status lock(OpenMode mode);
+  Status lock(OpenMode mode, LockWait wait);
   Status load();
   Status save();
   Status set_phase(const std::string& kind, const std::string& id, Phase phase);
@@ -77,6 +85,7 @@ class Journal {
   std::string path_;
   std::int64_t job_id_ = 0;
   std::string created_;
+  std::int64_t expires_ = 0;
   Fd lock_;
   std::vector<Record> records_;
 };

@@ -1,0 +1,74 @@
+// admin::doctor: the checks an administrator runs after installing or changing a profile.
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "admin/admin.h"
+#include "docker/client.h"
+#include "journal/atomic_file.h"
+#include "process/cgroup.h"
+#include "transport/curl_http_client.h"
+
+namespace phaedo::admin {
+namespace {
+
+namespace fs = std::filesystem;
+
+Check state_dir_writable(const profile::Profile& p) {
+  std::error_code ec;
+  fs::create_directories(p.state_dir, ec);
+  std::string probe = p.state_dir + "/.doctor-probe";
+  auto s = journal::write_file_atomically(probe, "ok\n");
+  fs::remove(probe, ec);
+  return {"state_dir", s.ok(), s.ok() ? p.state_dir + " is writable" : s.error().message};
+}
+
+Check shell_present(const profile::Profile& p, const Environment& env) {
+  std::string name = profile::to_string(p.shell);
+  if (p.sandbox == profile::SandboxKind::docker) {
+    return {"shell", true, name + " (must exist in the job images)"};
+  }
+  std::string path = p.host.path.empty() ? env.get_or("PATH", "/usr/bin:/bin") : p.host.path;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    std::string candidate = path.substr(start, end == std::string::npos ? std::string::npos : end - start) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return {"shell", true, candidate};
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return {"shell", false, name + " not found on PATH " + path};
+}
+
+Check cgroup_usable(const profile::Profile& p) {
+  if (p.host.cgroup == profile::CgroupMode::off) return {"cgroup", true, "disabled (host.cgroup = \"off\")"};
+  bool ok = process::Cgroup::available(p.host.cgroup_root);
+  if (ok) return {"cgroup", true, p.host.cgroup_root + " is writable"};
+  bool required = p.host.cgroup == profile::CgroupMode::required;
+  return {"cgroup", !required,
+          p.host.cgroup_root + " is not a writable cgroup v1 pids hierarchy" +
+              (required ? "" : ": jobs are tracked by process group only (daemonised children can escape)")};
+}
+
+Check docker_reachable(const profile::Profile& p) {
+  auto http = transport::CurlHttpClient::create({transport::UnixSocketEndpoint{p.docker.socket}});
+  if (!http) return {"docker", false, http.error().message};
+  auto client = docker::Client::connect(**http);
+  if (!client) return {"docker", false, "docker.socket " + p.docker.socket + ": " + client.error().message};
+  return {"docker", true, p.docker.socket + " answers, API " + client->api_version().str() + ", engine " + client->daemon().version};
+}
+
+}  // namespace
+
+std::vector<Check> doctor(const profile::Profile& p, const Environment& env) {
+  std::vector<Check> checks;
+  checks.push_back({"profile", true, p.source + " (sandbox " + profile::to_string(p.sandbox) + ", lease " +
+                                         profile::to_string(p.lease) + ")"});
+  checks.push_back(state_dir_writable(p));
+  checks.push_back(shell_present(p, env));
+  if (p.sandbox == profile::SandboxKind::host) checks.push_back(cgroup_usable(p));
+  if (p.sandbox == profile::SandboxKind::docker) checks.push_back(docker_reachable(p));
+  return checks;
+}
+
+}  // namespace phaedo::admin
