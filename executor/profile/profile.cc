@@ -236,6 +236,8 @@ Status read_docker(const toml::table* table, Profile& p) {
   }
   if (!(s = r.string("runner_binary", d.runner_binary))) return s;
   if (!(s = require_absolute(r, "runner_binary", d.runner_binary))) return s;
+  if (!(s = r.string("auth_config", d.auth_config))) return s;
+  if (!(s = require_absolute(r, "auth_config", d.auth_config))) return s;
   return r.reject_unknown();
 }
 

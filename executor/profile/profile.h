@@ -51,6 +51,7 @@ struct DockerSettings {
   std::string cache_dir = "/cache";          // cache_volume is mounted here (when set)
   std::string cache_volume;                  // shared by all jobs, never removed; empty: none
   std::string runner_binary;                 // host gitlab-runner, bound read-only; empty: none
+  std::string auth_config;                   // docker config.json with registry credentials; empty: none
 };
 
 struct Profile {

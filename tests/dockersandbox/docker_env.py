@@ -107,9 +107,19 @@ def labelled(kind, key):
     return [line for line in out.splitlines() if line.strip()]
 
 
-def remove_run_leftovers():
-    """Removes what this test process's jobs may have left (by runner label)."""
-    flt = f"label=phaedo.io/runner={run_id()}"
+def require_daemon(*extra_problems):
+    """For setUpModule: skip without a usable daemon (or an extra peer), fail when CI=true."""
+    import unittest
+    why = problem() or next((p() for p in extra_problems if p()), None)
+    if why:
+        if IN_CI:
+            raise RuntimeError(f"test peers required under CI=true: {why}")
+        raise unittest.SkipTest(f"no usable test peer: {why}")
+
+
+def remove_run_leftovers(runner=None):
+    """Removes what jobs of runner id `runner` (default: this test process's) may have left."""
+    flt = f"label=phaedo.io/runner={runner or run_id()}"
     ids = docker("ps", "-aq", "--filter", flt).stdout.split()
     if ids:
         docker("rm", "-f", *ids, check=False)

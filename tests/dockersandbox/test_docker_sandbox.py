@@ -13,19 +13,8 @@ import docker_env
 from docker_env import DockerProfile, docker, labelled, run_id
 from runner_emulator import Job, job_payload, terminate_group, wait_for_file
 
-_PROBLEM = docker_env.problem()
-
-
-def setUpModule():
-    if _PROBLEM:
-        if docker_env.IN_CI:
-            raise RuntimeError(f"Docker daemon required under CI=true: {_PROBLEM}")
-        raise unittest.SkipTest(f"no usable Docker daemon: {_PROBLEM}")
-
-
-def tearDownModule():
-    if not _PROBLEM:
-        docker_env.remove_run_leftovers()
+setUpModule = docker_env.require_daemon
+tearDownModule = docker_env.remove_run_leftovers
 
 
 class DockerSandboxTest(unittest.TestCase):

@@ -123,6 +123,15 @@ def require_runner() -> str:
         raise unittest.SkipTest(f"gitlab-runner unavailable: {e}") from e
 
 
+def installed_programs() -> Path:
+    """The directory of the installed phaedo stage programs: $PHAEDO_BIN, else
+    build/install/bin of the repository; AssertionError when phaedo-run is not there."""
+    bin_dir = Path(os.environ.get("PHAEDO_BIN", REPO_ROOT / "build" / "install" / "bin"))
+    if not (bin_dir / "phaedo-run").exists():
+        raise AssertionError(f"phaedo stage programs are not installed in {bin_dir} (set PHAEDO_BIN)")
+    return bin_dir
+
+
 # --------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------

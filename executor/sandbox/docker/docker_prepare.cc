@@ -4,9 +4,11 @@
 
 #include <chrono>
 
+#include "core/cancel.h"
 #include "protocol/job_response.h"
 #include "sandbox/docker/docker_sandbox.h"
 #include "sandbox/docker/image_policy.h"
+#include "sandbox/docker/registry.h"
 #include "sandbox/docker/scripts.h"
 
 namespace phaedo::sandbox::docker {
@@ -25,19 +27,23 @@ long long unix_now() {
 
 }  // namespace
 
-Status DockerSandbox::check_image(api::Client& docker, const std::string& image) {
+Status DockerSandbox::ensure_image(api::Client& docker, const protocol::JobResponse& job, const std::string& image) {
   auto policy = scope_.profile.docker.pull_policy;
-  if (policy == profile::PullPolicy::always) {
-    return make_error(ErrorKind::invalid_input, "docker.pull_policy \"always\": pulling images is not supported by "
-                                                "this build; use \"never\" or \"if-not-present\" with local images");
+  if (policy != profile::PullPolicy::always) {
+    auto found = docker.inspect_image(image);
+    if (found) return {};
+    if (found.error().kind != ErrorKind::not_found) return found.error();
+    if (policy == profile::PullPolicy::never) {
+      return make_error(ErrorKind::not_found,
+                        "image \"" + image + "\" is not present on the Docker host and docker.pull_policy is \"never\"");
+    }
   }
-  auto found = docker.inspect_image(image);
-  if (found) return {};
-  if (found.error().kind != ErrorKind::not_found) return found.error();
-  return make_error(ErrorKind::not_found, "image \"" + image + "\" is not present on the Docker host and " +
-                                             (policy == profile::PullPolicy::never
-                                                  ? std::string("docker.pull_policy is \"never\"")
-                                                  : std::string("pulling images is not supported by this build")));
+  const ImageRef ref = parse_image_ref(image);
+  auto auth = find_registry_auth(ref.registry, job, scope_.profile.docker);
+  if (!auth) return auth.error();
+  if (*auth) scope_.log.redactor().add((*auth)->password);
+  scope_.log.job(log::Level::info, "pulling image " + image + (*auth ? " with credentials from " + (*auth)->source : ""));
+  return pull_image(*http_, "/v" + docker.api_version().str(), ref, *auth, [] { return CancelToken::requested(); });
 }
 
 Status DockerSandbox::create_network(api::Client& docker, journal::Journal& journal, long long expires) {
@@ -82,9 +88,16 @@ api::ContainerSpec DockerSandbox::container_spec(const std::string& image, long 
     h.mounts.push_back(api::Mount{api::MountType::volume, d.cache_volume, d.cache_dir, api::Access::read_write, {}, {}});
   }
   if (!d.runner_binary.empty()) {
-    h.mounts.push_back(api::Mount{api::MountType::bind, d.runner_binary, "/usr/local/bin/gitlab-runner",
+    h.mounts.push_back(api::Mount{api::MountType::bind, d.runner_binary, scripts::kRunnerBinaryPath,
                                   api::Access::read_only, {}, {}});
   }
+  harden(h);
+  h.init = api::Init::none;  // kInitScript reaps orphans itself
+  return spec;
+}
+
+void DockerSandbox::harden(api::HostConfig& h) const {
+  const auto& d = scope_.profile.docker;
   if (d.memory_bytes) {
     h.memory_bytes = *d.memory_bytes;
     h.memory_swap_bytes = *d.memory_bytes;  // no swap on top of the limit
@@ -98,8 +111,33 @@ api::ContainerSpec DockerSandbox::container_spec(const std::string& image, long 
     h.rootfs = api::RootFs::read_only;
     h.tmpfs["/tmp"] = "rw,nosuid,nodev,size=256m";
   }
-  h.init = api::Init::none;  // kInitScript reaps orphans itself
-  return spec;
+}
+
+Status DockerSandbox::create_services(api::Client& docker, journal::Journal& journal,
+                                      const std::vector<ServiceRequest>& services, long long expires) {
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    const auto& service = services[i];
+    const std::string name = names_.service(i);
+    if (auto s = journal.intend(kServiceKind, name, {{"image", service.image}}); !s) return s;
+    api::ContainerSpec spec;
+    spec.name = name;
+    spec.image = service.image;
+    spec.entrypoint = service.entrypoint;
+    spec.cmd = service.command;
+    spec.labels = names_.labels(expires);
+    spec.host.network_mode = names_.network;
+    spec.network_aliases = service.aliases;
+    harden(spec.host);
+    spec.host.init = api::Init::none;  // the image's own PID 1, as in GitLab's Docker executor
+    auto created = docker.create_container(spec);
+    if (!created) return created.error().context("service " + service.image + ": ");
+    if (auto s = journal.created(kServiceKind, name); !s) return s;
+    if (auto s = docker.start_container(name); !s) return s.error().context("service " + service.image + ": ");
+    std::string aliases;
+    for (const auto& a : service.aliases) aliases += (aliases.empty() ? "" : ", ") + a;
+    scope_.log.job(log::Level::info, "started service " + service.image + " as " + aliases);
+  }
+  return {};
 }
 
 Status DockerSandbox::create_container(api::Client& docker, journal::Journal& journal, const std::string& image,
@@ -116,8 +154,18 @@ Status DockerSandbox::prepare(journal::Journal& journal) {
   const auto& d = scope_.profile.docker;
   auto job = protocol::load_job_response(scope_.env);
   if (!job) return job.error();
-  auto image = choose_image(scope_.profile, job->image);
+  // The policy judges the name that will run: variables expanded first.
+  std::optional<std::string> job_image;
+  if (job->image) job_image = expand_variables(*job->image, *job);
+  auto image = choose_image(scope_.profile, job_image);
   if (!image) return image.error();
+  auto services = load_services(scope_.env, *job);
+  if (!services) return services.error();
+  for (const auto& service : *services) {
+    if (auto allowed = choose_image(scope_.profile, service.image); !allowed) {
+      return allowed.error().context("service: ");
+    }
+  }
   if (!d.runner_binary.empty()) {
     struct stat st {};
     if (::stat(d.runner_binary.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -133,12 +181,16 @@ Status DockerSandbox::prepare(journal::Journal& journal) {
   if (!report.clean()) {
     return make_error(ErrorKind::io, "leftovers of an earlier attempt could not be removed: " + report.failed.front());
   }
-  if (auto s = check_image(**docker, image->name); !s) return s;
+  if (auto s = ensure_image(**docker, *job, image->name); !s) return s;
+  for (const auto& service : *services) {
+    if (auto s = ensure_image(**docker, *job, service.image); !s) return s;
+  }
 
   long long timeout = job->timeout_seconds > 0 ? job->timeout_seconds : kDefaultTimeoutSeconds;
   long long expires = unix_now() + timeout + kExpiryMarginSeconds;
   if (auto s = create_network(**docker, journal, expires); !s) return s;
   if (auto s = create_volume(**docker, journal, expires); !s) return s;
+  if (auto s = create_services(**docker, journal, *services, expires); !s) return s;
   if (auto s = create_container(**docker, journal, image->name, expires); !s) return s;
   scope_.log.job(log::Level::info, "using image " + image->name + " in container " + names_.container);
   scope_.log.admin(log::Level::info, "prepared docker job", {{"image", image->name}, {"container", names_.container}});

@@ -122,7 +122,8 @@ protocol::Outcome DockerSandbox::run(const std::string& script, const std::strin
 
   api::ExecSpec spec;
   spec.cmd = {"sh", "-c", scripts::kRunScript, "phaedo-run", profile::to_string(scope_.profile.shell),
-              dir + "/script", dir, tenths(scope_.profile.kill_grace)};
+              dir + "/script", dir, tenths(scope_.profile.kill_grace),
+              d.runner_binary.empty() ? "" : scripts::kRunnerBinaryDir};
   spec.working_dir = d.builds_dir;
   auto exec_id = api_client.create_exec(names_.container, spec);
   if (!exec_id) return protocol::SystemFailure{exec_id.error()};

@@ -2,8 +2,10 @@
 // bridge network, with a per-job builds volume, talking to the Docker Engine API
 // over the profile's unix socket (docker/client.h).
 //
-// Journaled objects, in creation order: "network", "volume" (builds), "container"
-// (name phaedo-<key>). All carry the labels phaedo.io/job, phaedo.io/runner and
+// Journaled objects, in creation order: "network", "volume" (builds), one
+// "service" per service container (phaedo-<key>-svc<N>, see services.h), "container"
+// (name phaedo-<key>). Images are pulled as docker.pull_policy says, with
+// credentials found as registry.h describes. All carry the labels phaedo.io/job, phaedo.io/runner and
 // phaedo.io/expires; the shared cache volume (docker.cache_volume) is labelled
 // phaedo.io/cache, never journaled and never removed.
 //
@@ -21,7 +23,9 @@
 #include <optional>
 
 #include "docker/client.h"
+#include "protocol/job_response.h"
 #include "sandbox/docker/names.h"
+#include "sandbox/docker/services.h"
 #include "sandbox/sandbox.h"
 #include "transport/curl_http_client.h"
 
@@ -43,7 +47,13 @@ class DockerSandbox final : public Sandbox {
   // Connects (ping + version) on first use of each kind.
   Result<phaedo::docker::Client*> client(Cancellable cancellable);
 
-  Status check_image(phaedo::docker::Client& docker, const std::string& image);
+  // Makes `image` present as docker.pull_policy says, pulling with the job's or
+  // the profile's registry credentials (registry.h).
+  Status ensure_image(phaedo::docker::Client& docker, const protocol::JobResponse& job, const std::string& image);
+  Status create_services(phaedo::docker::Client& docker, journal::Journal& journal,
+                         const std::vector<ServiceRequest>& services, long long expires);
+  // Limits and hardening shared by the job and service containers.
+  void harden(phaedo::docker::HostConfig& host) const;
   Status create_network(phaedo::docker::Client& docker, journal::Journal& journal, long long expires);
   Status create_volume(phaedo::docker::Client& docker, journal::Journal& journal, long long expires);
   Status create_container(phaedo::docker::Client& docker, journal::Journal& journal, const std::string& image,

@@ -29,7 +29,7 @@ Status with_retries(Clock::time_point deadline, Attempt attempt) {
 }  // namespace
 
 Status DockerSandbox::remove_object(api::Client& docker, const std::string& kind, const std::string& name) {
-  if (kind == kContainerKind) {
+  if (kind == kContainerKind || kind == kServiceKind) {
     return api::ignore_not_found(docker.remove_container(name, api::Force::yes, api::AnonymousVolumes::remove));
   }
   if (kind == kNetworkKind) return api::ignore_not_found(docker.remove_network(name));
@@ -39,7 +39,13 @@ Status DockerSandbox::remove_object(api::Client& docker, const std::string& kind
 TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
   TeardownReport report;
   const auto deadline = Clock::now() + kTeardownBudget;
-  auto docker = client(Cancellable::no);
+  // The daemon may be restarting: keep trying to reach it until the deadline.
+  Result<api::Client*> docker = make_error(ErrorKind::io, "not connected");
+  (void)with_retries(deadline, [&]() -> Status {
+    docker = client(Cancellable::no);
+    if (!docker) return docker.error();
+    return {};
+  });
   if (!docker) {
     // Without the daemon nothing can be confirmed gone: keep the journal.
     report.failed.push_back("docker daemon: " + docker.error().message);

@@ -20,6 +20,7 @@ inline constexpr const char* kCacheLabel = "phaedo.io/cache";
 // Journal record kinds, in creation order.
 inline constexpr const char* kNetworkKind = "network";
 inline constexpr const char* kVolumeKind = "volume";
+inline constexpr const char* kServiceKind = "service";  // a service container
 inline constexpr const char* kContainerKind = "container";
 
 struct Names {
@@ -28,6 +29,9 @@ struct Names {
   std::string container;  // phaedo-<key>
   std::string network;    // phaedo-<key>
   std::string volume;     // phaedo-<key>-builds
+
+  // The container of the job's service number `index` (0-based).
+  [[nodiscard]] std::string service(std::size_t index) const { return container + "-svc" + std::to_string(index); }
 
   static Names of(const protocol::JobIdentity& id) {
     Names n;
@@ -45,6 +49,11 @@ struct Names {
     if (kind == kNetworkKind) return name == network;
     if (kind == kVolumeKind) return name == volume;
     if (kind == kContainerKind) return name == container;
+    if (kind == kServiceKind) {
+      const std::string prefix = container + "-svc";
+      return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+             name.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+    }
     return false;
   }
 

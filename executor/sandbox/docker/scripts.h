@@ -36,11 +36,19 @@ inline constexpr const char* kInitScript = "trap 'exit 0' TERM; while :; do slee
   "  sig_=KILL; phaedo_sweep; return 0\n"                              \
   "}\n"
 
-// Runs one sub-stage script: sh -c kRunScript phaedo <shell> <script> <dir> <grace tenths>.
-// Exits with the script's status after removing the script's directory (it holds
-// the job's variables) and stopping whatever the script left running (leftovers
-// would keep the exec's output stream, and so the stage, open).
+// Where docker.runner_binary is bound in job containers.
+inline constexpr const char* kRunnerBinaryDir = "/usr/local/bin";
+inline constexpr const char* kRunnerBinaryPath = "/usr/local/bin/gitlab-runner";
+
+// Runs one sub-stage script:
+//   sh -c kRunScript phaedo <shell> <script> <dir> <grace tenths> [<PATH dir>]
+// Appends <PATH dir> to PATH when the image's PATH lacks it (so the runner's
+// artifact and cache helpers find gitlab-runner in any image). Exits with the
+// script's status after removing the script's directory (it holds the job's
+// variables) and stopping whatever the script left running (leftovers would keep
+// the exec's output stream, and so the stage, open).
 inline constexpr const char* kRunScript =
+    "if [ -n \"$5\" ]; then case \":$PATH:\" in *\":$5:\"*) ;; *) PATH=\"$PATH:$5\"; export PATH;; esac; fi\n"
     "\"$1\" \"$2\"; rc=$?; d=$3; g=$4\n"
     "rm -rf \"$d\"\n" PHAEDO_SWEEP_FUNCTION
     "phaedo_stop \"$g\"\n"
