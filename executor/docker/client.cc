@@ -48,6 +48,21 @@ Result<Client> Client::connect(transport::HttpClient& http, Options options) {
   if (!pong) return pong.error().context("docker: ");
   if (!pong->success()) return status_error(ping, *pong);
 
+  if (options.negotiation == Negotiation::ping) {
+    std::optional<std::string> header = pong->header("api-version");
+    std::optional<ApiVersion> server = header ? ApiVersion::parse(*header) : std::nullopt;
+    if (server) {
+      const ApiVersion chosen = std::min(kMaxApi, *server);
+      if (chosen < kMinApi) {
+        return make_error(ErrorKind::peer, "docker: the daemon speaks API up to " + server->str() +
+                                               ", this client needs >= " + kMinApi.str());
+      }
+      VersionInfo info;
+      info.api_version = *header;
+      return Client(http, std::move(options), chosen, std::move(info));
+    }
+  }
+
   HttpRequest version = ping;
   version.path = "/version";
   Result<HttpResponse> answer = http.send(version);

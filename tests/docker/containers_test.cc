@@ -49,6 +49,19 @@ TEST_F(Containers, NegotiatesTheLowerOfBothVersions) {
               c->api_version().str().c_str());
 }
 
+TEST_F(Containers, PingOnlyNegotiationAgreesWithFullNegotiation) {
+  Result<Client> full = Client::connect(http());
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  PathRecorder recorder(http());
+  Options options;
+  options.negotiation = Negotiation::ping;
+  Result<Client> fast = Client::connect(recorder, options);
+  ASSERT_TRUE(fast.ok()) << fast.error().message;
+  EXPECT_EQ(fast->api_version(), full->api_version());
+  ASSERT_TRUE(fast->list_containers(label_filter()).ok());
+  EXPECT_EQ(recorder.paths, (std::vector<std::string>{"/_ping", "/v" + full->api_version().str() + "/containers/json"}));
+}
+
 TEST_F(Containers, TestImageWasImportedThroughTheClient) {
   Result<ImageInfo> image = docker().inspect_image(kImage);
   ASSERT_TRUE(image.ok()) << image.error().message;

@@ -45,6 +45,40 @@ TEST(Negotiation, UsesTheDaemonVersionWhenOlder) {
   EXPECT_EQ(http.requests().back().query.back().second, R"({"label":["a=b"]})");
 }
 
+TEST(Negotiation, PingOnlyUsesTheHeaderAndSkipsVersion) {
+  ReplayHttpClient http({{Method::get, "/_ping", answer(200, "OK", {{"api-version", "1.41"}})},
+                         {Method::get, "/v1.41/containers/json", answer(200, "[]")}});
+  Options options;
+  options.negotiation = Negotiation::ping;
+  Result<Client> c = Client::connect(http, options);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->api_version().str(), "1.41");
+  EXPECT_EQ(c->daemon().api_version, "1.41");
+  ASSERT_TRUE(c->list_containers({}).ok());
+  EXPECT_TRUE(http.finished()) << "no /version request";
+}
+
+TEST(Negotiation, PingOnlyFallsBackToVersionWithoutTheHeader) {
+  auto exchanges = handshake("1.43", "1.12");
+  exchanges[0].response.headers.clear();
+  ReplayHttpClient http(exchanges);
+  Options options;
+  options.negotiation = Negotiation::ping;
+  Result<Client> c = Client::connect(http, options);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->api_version().str(), "1.43");
+  EXPECT_EQ(c->daemon().version, "20.10.24+dfsg1");
+}
+
+TEST(Negotiation, PingOnlyRefusesADaemonBelowOurMinimum) {
+  ReplayHttpClient http({{Method::get, "/_ping", answer(200, "OK", {{"api-version", "1.40"}})}});
+  Options options;
+  options.negotiation = Negotiation::ping;
+  Result<Client> c = Client::connect(http, options);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().kind, ErrorKind::peer);
+}
+
 TEST(Negotiation, CapsAtTheClientMaximum) {
   ReplayHttpClient http(handshake("1.51", "1.24"));
   Result<Client> c = Client::connect(http);
