@@ -23,8 +23,8 @@ class DaemonOutage(DockerSandboxTest):
         self.profile = DockerProfile(self.root, docker_extra=f'socket = "{self.relay.path}"')
 
     def tearDown(self):
+        super().tearDown()  # its cleanups still go through the relay
         self.relay.stop()
-        super().tearDown()
 
     def test_cleanup_retries_through_an_outage_and_removes_everything(self):
         job = self.prepared_job()
