@@ -179,9 +179,11 @@ kubeconfig "$DIR/kwok.kubeconfig" kwok-controller "$KWOK_TOKEN"
 # --- processes --------------------------------------------------------------------------
 # Each daemon runs in its own session with no inherited descriptors (a caller reading our
 # stdout must not wait for the daemons), its pid in pids/<name>.pid.
+# The command line is kept NUL-separated in pids/<name>.cmd for tests/cluster/ctl.sh.
 start() { # name binary args...
     local name=$1
     shift
+    printf '%s\0' "$@" >"$DIR/pids/$name.cmd"
     setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
     echo $! >"$DIR/pids/$name.pid"
     echo "$name" >>"$DIR/pids/order"
@@ -223,6 +225,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
     --bind-address=127.0.0.1 --secure-port="$API_PORT" --advertise-address=127.0.0.1 \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --cert-dir="$PKI" \
+    --client-ca-file="$PKI/ca.crt" \
     --token-auth-file="$PKI/tokens.csv" \
     --anonymous-auth=false \
     --authorization-mode=RBAC \
