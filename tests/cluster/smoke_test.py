@@ -295,6 +295,67 @@ class ClusterSmokeTest(unittest.TestCase):
         status, _ = c.request("GET", "/api/v1/nodes", token=c.driver)
         self.assertEqual(status, 200)
 
+    def test_driver_sets_up_a_scoped_job_identity(self):
+        """The driver's RBAC suffices for the per-job setup of issue 6, and the job's
+        ServiceAccount (admin inside its namespace only) is refused outside it."""
+        c = self.cluster
+        ns = "smoke-job-" + uuid.uuid4().hex[:8]
+        node = c.env["PHAEDO_K8S_GPU_NODES"].split(",")[0]
+        try:
+            c.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                "metadata": {"name": ns}}, token=c.driver)
+            c.ok("POST", "/api/v1/namespaces/%s/serviceaccounts" % ns,
+                 {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "job"}},
+                 token=c.driver)
+            c.ok("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings" % ns,
+                 {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                  "metadata": {"name": "job-admin"},
+                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                              "name": "admin"},
+                  "subjects": [{"kind": "ServiceAccount", "name": "job", "namespace": ns}]},
+                 token=c.driver)
+            # Node label via merge patch guarded by resourceVersion (read-modify-write).
+            cur = c.ok("GET", "/api/v1/nodes/" + node, token=c.driver)
+            status, obj = c.request(
+                "PATCH", "/api/v1/nodes/" + node,
+                {"metadata": {"resourceVersion": cur["metadata"]["resourceVersion"],
+                              "labels": {"phaedo.dev/smoke": ns}}},
+                token=c.driver, content_type="application/merge-patch+json")
+            self.assertEqual(status, 200, obj)
+            status, obj = c.request(
+                "PATCH", "/api/v1/nodes/" + node,
+                {"metadata": {"resourceVersion": cur["metadata"]["resourceVersion"],
+                              "labels": {"phaedo.dev/smoke": "stale"}}},
+                token=c.driver, content_type="application/merge-patch+json")
+            self.assertEqual(status, 409, obj)
+            tok = c.ok("POST", "/api/v1/namespaces/%s/serviceaccounts/job/token" % ns,
+                       {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                        "spec": {"expirationSeconds": 600}}, token=c.driver)["status"]["token"]
+
+            # admin inside the namespace (aggregated by clusterrole-aggregation): ok.
+            def can_create_configmap():
+                return c.request("POST", "/api/v1/namespaces/%s/configmaps" % ns,
+                                 {"apiVersion": "v1", "kind": "ConfigMap",
+                                  "metadata": {"name": "cm-" + uuid.uuid4().hex[:6]}},
+                                 token=tok)[0] == 201
+            c.wait("job SA allowed in its namespace", can_create_configmap, timeout=30)
+            # Outside it: refused.
+            self.assertEqual(c.request("DELETE", "/api/v1/namespaces/default", token=tok)[0], 403)
+            self.assertEqual(c.request("PATCH", "/api/v1/nodes/" + node, {"metadata": {"labels": {"x": "y"}}},
+                                       token=tok, content_type="application/merge-patch+json")[0], 403)
+            self.assertEqual(c.request(
+                "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": {"name": "escalate-" + ns},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                             "name": "cluster-admin"},
+                 "subjects": [{"kind": "ServiceAccount", "name": "job", "namespace": ns}]},
+                token=tok)[0], 403)
+        finally:
+            c.request("PATCH", "/api/v1/nodes/" + node, {"metadata": {"labels": {"phaedo.dev/smoke": None}}},
+                      content_type="application/merge-patch+json")
+            c.request("DELETE", "/api/v1/namespaces/" + ns)
+
     # --- TokenRequest -------------------------------------------------------------------
     def test_token_request(self):
         c = self.cluster
