@@ -74,3 +74,17 @@ ensure_gitlab_runner() {
   export PHAEDO_GITLAB_RUNNER
   log "gitlab-runner: $PHAEDO_GITLAB_RUNNER"
 }
+
+# Builds (once per machine) the Kubernetes control plane, etcd and kwok the lease tests run
+# on, and exports the directory as PHAEDO_K8S_BIN. Cold: ~12 min of CPU on 2 cores.
+ensure_kubernetes_peers() {
+  if [ -n "${PHAEDO_K8S_BIN:-}" ] && [ -x "$PHAEDO_K8S_BIN/kube-apiserver" ]; then return 0; fi
+  command -v go >/dev/null || { log "no Go toolchain: Kubernetes peers cannot be built"; return 1; }
+  ensure_packages openssl
+  log "building the Kubernetes test peers from the Go module proxy (first time only; long)"
+  local out
+  out=$("$PHAEDO_ROOT/tests/peers/kubernetes/build.sh") || return 1
+  PHAEDO_K8S_BIN=$(printf '%s\n' "$out" | tail -n 1)
+  export PHAEDO_K8S_BIN
+  log "Kubernetes peers: $PHAEDO_K8S_BIN"
+}

@@ -35,6 +35,8 @@ Result<phaedo::docker::Client*> DockerSandbox::client(Cancellable cancellable) {
     http_ = std::move(*http);
   }
   phaedo::docker::Options options;
+  // Stage processes are short-lived: /_ping alone is enough (see Negotiation).
+  options.negotiation = phaedo::docker::Negotiation::ping;
   if (cancellable == Cancellable::yes) options.cancelled = [] { return CancelToken::requested(); };
   auto connected = phaedo::docker::Client::connect(*http_, options);
   if (!connected) return connected.error().context("docker.socket " + socket + ": ");
