@@ -18,7 +18,7 @@ Error io_error(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-Status write_file_atomically(const std::string& path, const std::string& content) {
+Status write_file_atomically(const std::string& path, const std::string& content, Durability durability) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -36,7 +36,7 @@ Status write_file_atomically(const std::string& path, const std::string& content
       p += n;
       left -= static_cast<size_t>(n);
     }
-    if (::fsync(fd.get()) != 0) {
+    if (durability == Durability::fsync && ::fsync(fd.get()) != 0) {
       auto err = io_error("cannot fsync", tmp);
       ::unlink(tmp.c_str());
       return err;
@@ -47,6 +47,7 @@ Status write_file_atomically(const std::string& path, const std::string& content
     ::unlink(tmp.c_str());
     return err;
   }
+  if (durability == Durability::atomic) return {};
   std::string dir = std::filesystem::path(path).parent_path().string();
   Fd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.valid()) ::fsync(dfd.get());

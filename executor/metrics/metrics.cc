@@ -42,8 +42,10 @@ class MetricsFile {
   json& data() { return data_; }
 
   Status save() {
-    if (auto s = journal::write_file_atomically(dir_ + "/metrics.json", data_.dump()); !s) return s;
-    return journal::write_file_atomically(dir_ + "/metrics.prom", to_prometheus(data_));
+    // Metrics are cheap to lose in a host crash; fsyncs would slow down every stage.
+    constexpr auto kAtomic = journal::Durability::atomic;
+    if (auto s = journal::write_file_atomically(dir_ + "/metrics.json", data_.dump(), kAtomic); !s) return s;
+    return journal::write_file_atomically(dir_ + "/metrics.prom", to_prometheus(data_), kAtomic);
   }
 
   static std::string to_prometheus(const json& data);

@@ -152,6 +152,20 @@ TEST(AtomicFile, WritesWithMode0600AndLeavesNoTempFiles) {
   EXPECT_THAT(names, ElementsAre("journal.json"));
 }
 
+TEST(AtomicFile, AtomicOnlyDurabilityReplacesTheSameWay) {
+  phaedo_test::TempDir dir;
+  std::string path = dir.file("metrics.prom");
+  phaedo_test::write_text(path, "old content that is longer");
+  ASSERT_TRUE(write_file_atomically(path, "new", Durability::atomic).ok());
+  EXPECT_EQ(phaedo_test::read_text(path), "new");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  EXPECT_THAT(names, ElementsAre("metrics.prom"));
+}
+
 TEST(AtomicFile, ReadFileOfMissingPathIsNotFound) {
   phaedo_test::TempDir dir;
   auto r = read_file(dir.file("absent"));
