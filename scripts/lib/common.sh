@@ -15,7 +15,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 PHAEDO_PACKAGES=(
   cmake ninja-build g++ pkg-config python3
   libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev libtomlplusplus-dev libcli11-dev
+  libgtest-dev libgmock-dev libtomlplusplus-dev libcli11-dev libyaml-cpp-dev
   busybox-static ca-certificates curl git
 )
 
