@@ -1,5 +1,7 @@
 #include "k8s/connection.h"
 
+#include "core/base64.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -26,32 +28,6 @@ std::string trim(std::string s) {
   std::size_t start = 0;
   while (start < s.size() && (s[start] == ' ' || s[start] == '\t')) ++start;
   return s.substr(start);
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFFu));
-    }
-  }
-  return out;
 }
 
 // The entry of `list` (clusters, users, contexts) whose name is `name`.

@@ -1,5 +1,7 @@
 #include "sandbox/docker/registry.h"
 
+#include "core/base64.h"
+
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -19,51 +21,6 @@ std::string normalize_registry(std::string server) {
     return kDockerHub;
   }
   return server;
-}
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-std::optional<std::string> base64_decode(const std::string& text) {
-  std::string out;
-  unsigned bits = 0;
-  int count = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r') continue;
-    int v = base64_value(c);
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<unsigned>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out.push_back(static_cast<char>((bits >> count) & 0xff));
-    }
-  }
-  return out;
-}
-
-std::string base64url_encode(const std::string& bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned bits = 0;
-  int count = 0;
-  for (unsigned char c : bytes) {
-    bits = (bits << 8) | c;
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out.push_back(alphabet[(bits >> count) & 0x3f]);
-    }
-  }
-  if (count > 0) out.push_back(alphabet[(bits << (6 - count)) & 0x3f]);
-  while (out.size() % 4 != 0) out.push_back('=');
-  return out;
 }
 
 // The entry for `registry` in a docker config.json text, or nullopt.
