@@ -1,5 +1,6 @@
 #include "dockerscope/gate.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 
@@ -220,7 +221,25 @@ Status Gate::objects(Target& t, const std::string& method, Plan& plan, const Bod
 Status Gate::images(Target& t, const std::string& method, Plan& plan) {
   const std::string& what = t.seg(1);
   const std::size_t n = t.segments.size();
-  if (n == 2 && what == "json" && method == "GET") return scope_list(t);
+  if (n == 2 && what == "json" && method == "GET") {
+    // Pulled images carry no label of the job: the list is cut to the record.
+    plan.buffer_response = true;
+    plan.rewrite = [this](const std::string& body) {
+      json doc = json::parse(body, nullptr, false);
+      if (!doc.is_array()) return std::string("[]");
+      json kept = json::array();
+      for (const json& image : doc) {
+        bool mine = image.is_object() && image.contains("Id") && image["Id"].is_string() &&
+                    images_->owns_id(image["Id"].get<std::string>());
+        for (const json& tag : image.value("RepoTags", json::array())) {
+          if (tag.is_string() && images_->owns_ref(tag.get<std::string>())) mine = true;
+        }
+        if (mine) kept.push_back(image);
+      }
+      return kept.dump();
+    };
+    return {};
+  }
   if (n == 2 && (what == "search" || what == "get") && method == "GET") return {};
   if (what == "prune") return refusal("prune", "/images/prune removes every job's images");
   if (n == 2 && what == "load")
@@ -324,13 +343,16 @@ Status Gate::build(Target& t, Plan& plan) {
 void Gate::record_stream(Plan& plan, std::vector<std::string> refs) {
   auto scan = std::make_shared<StreamScan>();
   scan->on_id = [this, refs = std::move(refs)](const std::string& reported) {
-    std::string id = reported;
-    if (id.rfind("sha256:", 0) != 0) {  // a short id: ask the daemon for the full one
-      Result<std::optional<ImageFacts>> facts = owner_.image(id);
-      if (!facts || !facts->has_value()) return;
-      id = (*facts)->id;
+    Result<std::optional<ImageFacts>> facts = owner_.image(reported);
+    if (!facts || !facts->has_value()) return;
+    // A build can end on an image that already existed (a Dockerfile of only FROM
+    // and cached steps). It is the job's only if nobody else has tagged it.
+    bool others = false;
+    for (const std::string& tag : (*facts)->repo_tags) {
+      if (!images_->owns_ref(tag) && std::find(refs.begin(), refs.end(), normalize_ref(tag)) == refs.end())
+        others = true;
     }
-    (void)images_->add({id}, refs);
+    (void)images_->add(others ? std::vector<std::string>{} : std::vector<std::string>{(*facts)->id}, refs);
   };
   plan.observe = [scan](std::string_view b) { scan->feed(b); };
 }

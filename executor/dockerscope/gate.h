@@ -37,6 +37,8 @@ struct Plan {
   // the (small) body is read whole first and passed too.
   std::function<void(int status, const std::string& body)> finish;
   bool buffer_response = false;
+  // With buffer_response and a 2xx answer: the body the client gets instead.
+  std::function<std::string(const std::string& body)> rewrite;
 };
 
 // Reads the request's whole body; the gate calls it only for bodies it inspects.

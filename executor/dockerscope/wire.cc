@@ -13,7 +13,9 @@
 namespace phaedo::dockerscope {
 namespace {
 
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = 256 * 1024;
+// A relay writes when this much is pending or before it would wait for input.
+constexpr std::size_t kCoalesce = 256 * 1024;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -175,14 +177,16 @@ Result<std::size_t> Conn::fill() {
     buffer_.clear();
     pos_ = 0;
   }
-  char chunk[kChunk];
+  const std::size_t old = buffer_.size();
+  buffer_.resize(old + kChunk);
   for (;;) {
-    ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    ssize_t n = ::recv(fd_.get(), buffer_.data() + old, kChunk, 0);
     if (n >= 0) {
-      buffer_.append(chunk, static_cast<std::size_t>(n));
+      buffer_.resize(old + static_cast<std::size_t>(n));
       return static_cast<std::size_t>(n);
     }
     if (errno == EINTR) continue;
+    buffer_.resize(old);
     return make_error(ErrorKind::io, std::string("recv: ") + std::strerror(errno));
   }
 }
@@ -279,11 +283,13 @@ std::string Conn::take_buffered() {
 
 namespace {
 
-// Calls `piece` for each payload piece of the body; `chunk_header` for each chunk's
-// size line and `trailer` for the end of a chunked body (so relays can re-frame).
+// Calls `piece` for each payload piece of the body and `raw` with the chunked
+// framing (size lines, CRLFs, trailers) so relays can re-frame; `idle` before any
+// read that may wait for the peer (a relay flushes what it holds).
 template <typename Piece>
 Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
-                 const std::function<Status(std::string_view)>& raw) {
+                 const std::function<Status(std::string_view)>& raw, const std::function<Status()>& idle = {}) {
+  auto before_wait = [&](bool would_wait) -> Status { return would_wait && idle ? idle() : Status{}; };
   std::string buffer(kChunk, '\0');
   switch (framing.kind) {
     case Framing::none:
@@ -297,6 +303,7 @@ Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
           if (left == 0) return {};
           want = static_cast<std::size_t>(std::min<std::uint64_t>(left, want));
         }
+        if (Status s = before_wait(!in.has_buffered()); !s) return s;
         Result<std::size_t> n = in.read_some(buffer.data(), want);
         if (!n) return n.error();
         if (*n == 0) {
@@ -309,6 +316,7 @@ Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
     }
     case Framing::chunked:
       for (;;) {
+        if (Status s = before_wait(!in.has_line()); !s) return s;
         Result<std::string> line = in.read_line();
         if (!line) return line.error();
         std::string_view size_text = *line;
@@ -320,6 +328,7 @@ Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
         }
         if (*size == 0) {
           for (;;) {  // trailers, then the empty line
+            if (Status s = before_wait(!in.has_line()); !s) return s;
             Result<std::string> trailer = in.read_line();
             if (!trailer) return trailer.error();
             if (raw) {
@@ -331,12 +340,14 @@ Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
         std::uint64_t left = *size;
         while (left > 0) {
           std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
+          if (Status s = before_wait(!in.has_buffered()); !s) return s;
           Result<std::size_t> n = in.read_some(buffer.data(), want);
           if (!n) return n.error();
           if (*n == 0) return make_error(ErrorKind::io, "http: connection closed inside a chunk");
           left -= *n;
           if (Status s = piece(std::string_view(buffer.data(), *n)); !s) return s;
         }
+        if (Status s = before_wait(in.buffered() < 2); !s) return s;
         char crlf[2];
         if (Status s = in.read_exact(crlf, 2); !s) return s;
         if (crlf[0] != '\r' || crlf[1] != '\n') return bad("chunk not followed by CRLF");
@@ -351,13 +362,29 @@ Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
 }  // namespace
 
 Status relay_body(Conn& in, Conn& out, const BodyFraming& framing, const Observer& observe) {
-  return walk_body(
+  // Writes are coalesced (a chunk's size line, data and CRLF go out in one send)
+  // but never held while the relay waits for more input: streams stay live.
+  std::string pending;
+  auto flush = [&]() -> Status {
+    if (pending.empty()) return {};
+    Status s = out.write_all(pending);
+    pending.clear();
+    return s;
+  };
+  auto add = [&](std::string_view bytes) -> Status {
+    if (pending.empty() && bytes.size() >= kCoalesce) return out.write_all(bytes);
+    pending.append(bytes);
+    return pending.size() >= kCoalesce ? flush() : Status{};
+  };
+  Status s = walk_body(
       in, framing,
       [&](std::string_view bytes) {
         if (observe) observe(bytes);
-        return out.write_all(bytes);
+        return add(bytes);
       },
-      [&](std::string_view framing_bytes) { return out.write_all(framing_bytes); });
+      add, flush);
+  if (!s) return s;
+  return flush();
 }
 
 Result<std::string> read_body(Conn& in, const BodyFraming& framing, std::size_t limit) {

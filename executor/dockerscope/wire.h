@@ -91,6 +91,9 @@ class Conn {
   void shutdown_write();
   // Bytes read from the socket but not consumed yet (handed over on a hijack).
   [[nodiscard]] bool has_buffered() const { return pos_ < buffer_.size(); }
+  [[nodiscard]] std::size_t buffered() const { return buffer_.size() - pos_; }
+  // True when a whole line (CRLF) is buffered: read_line() will not wait.
+  [[nodiscard]] bool has_line() const { return buffer_.find("\r\n", pos_) != std::string::npos; }
   std::string take_buffered();
 
  private:
