@@ -5,6 +5,30 @@
 // Endpoints are allow-listed: anything the gate does not know is refused, so a new
 // Engine API endpoint is closed until somebody decides about it.
 //
+// Decisions where the issue left a choice (ARCHITECTURE.md will carry them):
+//  * Ownership is the label phaedo.io/job=<key>, added to every container, network
+//    and volume created through the proxy (a job may set no phaedo.io/ label itself);
+//    names starting "phaedo-" are the driver's and refused. Execs are the job's when
+//    their container is. Images: the ImageRecord (pulls are the shared cache).
+//  * Port publishing (-p, -P) is refused: the job reaches its containers by name on
+//    its network; host ports would expose them on the runner's interfaces and
+//    collide between jobs.
+//  * /info, /version, /_ping, /auth, /distribution/*/json and image reads (inspect,
+//    history, save, search) and push are allowed: read-only or registry-side with
+//    the job's own credentials, and tools probe them. /system/df is refused (it
+//    names every job's objects). Every */prune is refused: daemon-wide by default,
+//    and cleanup removes the job's objects anyway.
+//  * /session, /grpc and build version=2 (BuildKit) are refused: BuildKit's LLB
+//    (RUN --network=host, entitlements) cannot be inspected here; the legacy
+//    builder's query can. Remote build contexts are refused (the daemon would
+//    fetch them from the host's network).
+//  * Image load is refused (an archive can re-point any tag); import only from the
+//    request body. Tag, build -t, commit and import may only point a reference that
+//    is free or already the job's. A pull may not replace a local image that never
+//    came from a registry (a shared base built or imported on this host).
+//  * The job's network (--network) replaces the default network of containers and
+//    builds; limits are per container, no larger than the job's, added when absent.
+//
 // Errors of decide(), which the server turns into HTTP answers the docker CLI prints:
 //   rejected      → 403 {"message":"phaedo: <rule> refused: <detail>"}
 //   invalid_input → 400 (a body or target the policy cannot read)

@@ -1,0 +1,95 @@
+"""Proxy cost of the scoped Docker API, measured against the host socket directly (not run by ctest).
+
+    PHAEDO_DOCKERSCOPE=/path/to/phaedo-dockerscope python3 bench_proxy.py [context MiB, default 1024]
+
+Prints the median of 50 `GET /containers/json` round trips on one keep-alive connection,
+the median of 50 `docker ps` runs, and the wall time of `docker build` of a context of
+random bytes through each socket (Dockerfile: FROM the offline busybox image + LABEL).
+"""
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from scope_env import DOCKER, HOST_SOCKET, IMAGE, RUN, Proxy, _env, ensure_image, host
+
+
+def round_trips(path, n=50):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    f = s.makefile("rb")
+    times = []
+    for _ in range(n + 5):
+        t = time.perf_counter()
+        s.sendall(b"GET /v1.41/containers/json HTTP/1.1\r\nHost: d\r\n\r\n")
+        length, chunked = None, False
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            low = line.lower()
+            if low.startswith(b"content-length:"):
+                length = int(low.split(b":")[1])
+            if low.startswith(b"transfer-encoding:") and b"chunked" in low:
+                chunked = True
+        if length is not None:
+            f.read(length)
+        elif chunked:
+            while True:
+                size = int(f.readline().strip(), 16)
+                f.read(size + 2)
+                if size == 0:
+                    break
+        times.append((time.perf_counter() - t) * 1000)
+    s.close()
+    return statistics.median(times[5:])
+
+
+def cli_median(sock, cfg, n=50):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run([DOCKER, "ps"], capture_output=True, check=True, env=_env("unix://" + sock, cfg))
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def build_seconds(sock, cfg, ctx):
+    t = time.perf_counter()
+    r = subprocess.run([DOCKER, "build", "-q", ctx], capture_output=True, text=True, check=True,
+                       env=_env("unix://" + sock, cfg))
+    elapsed = time.perf_counter() - t
+    host("rmi", r.stdout.strip().splitlines()[-1], check=False)
+    return elapsed
+
+
+def main():
+    mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    ensure_image()
+    proxy = Proxy(RUN + "-bench")
+    cfg = tempfile.mkdtemp(prefix="phaedo-bench-cfg-")
+    try:
+        print("GET /containers/json keep-alive, median of 50: direct %.3f ms, proxy %.3f ms"
+              % (round_trips(HOST_SOCKET), round_trips(proxy.socket)))
+        print("docker ps, median of 50: direct %.1f ms, proxy %.1f ms"
+              % (cli_median(HOST_SOCKET, cfg), cli_median(proxy.socket, cfg)))
+        with tempfile.TemporaryDirectory() as ctx:
+            with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+                f.write("FROM %s\nLABEL bench=%s\n" % (IMAGE, RUN))
+            with open(os.path.join(ctx, "blob"), "wb") as f:
+                for _ in range(mib):
+                    f.write(os.urandom(1 << 20))
+            for _ in range(2):
+                d, p = build_seconds(HOST_SOCKET, cfg, ctx), build_seconds(proxy.socket, proxy.config, ctx)
+                print("build with a %d MiB context: direct %.2f s, proxy %.2f s (throughput ratio %.2f)"
+                      % (mib, d, p, d / p))
+    finally:
+        proxy.stop()
+        proxy.cleanup()
+
+
+if __name__ == "__main__":
+    main()
