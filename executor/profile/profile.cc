@@ -238,6 +238,85 @@ Status read_docker(const toml::table* table, Profile& p) {
   if (!(s = require_absolute(r, "runner_binary", d.runner_binary))) return s;
   if (!(s = r.string("auth_config", d.auth_config))) return s;
   if (!(s = require_absolute(r, "auth_config", d.auth_config))) return s;
+  if (!(s = r.choice("docker_api", d.api, {{"none", DockerApi::none}, {"scoped", DockerApi::scoped}}))) return s;
+  if (!(s = r.string("dockerscope_binary", d.dockerscope_binary))) return s;
+  if (!(s = require_absolute(r, "dockerscope_binary", d.dockerscope_binary))) return s;
+  if (!(s = r.string("api_socket_dir", d.api_socket_dir))) return s;
+  if (d.api_socket_dir.size() < 2 || d.api_socket_dir.front() != '/') {
+    return r.error("api_socket_dir", "must be an absolute path other than / (got \"" + d.api_socket_dir + "\")");
+  }
+  return r.reject_unknown();
+}
+
+bool is_label_name(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '/') return false;
+  }
+  return std::isalnum(static_cast<unsigned char>(s.front())) && std::isalnum(static_cast<unsigned char>(s.back()));
+}
+
+Status read_seconds(TableReader& r, const char* key, std::chrono::seconds& out, std::int64_t min, std::int64_t max) {
+  std::int64_t value = out.count();
+  if (auto s = r.integer(key, value, min, max); !s) return s;
+  out = std::chrono::seconds(value);
+  return {};
+}
+
+Status read_kubernetes(const toml::table* table, Profile& p) {
+  if (table == nullptr) return {};
+  TableReader r(*table, "kubernetes.", p.source);
+  auto& k = p.kubernetes;
+  Status s;
+  if (!(s = r.string("kubeconfig", k.kubeconfig))) return s;
+  if (!(s = require_absolute(r, "kubeconfig", k.kubeconfig))) return s;
+  if (!(s = r.string("context", k.context))) return s;
+  if (!(s = r.boolean("in_cluster", k.in_cluster))) return s;
+  if (!(s = r.string_list("node_selector", k.node_selector))) return s;
+  for (const auto& term : k.node_selector) {
+    auto eq = term.find('=');
+    if (eq == std::string::npos || !is_label_name(term.substr(0, eq)) ||
+        term.find('=', eq + 1) != std::string::npos || term.find(',') != std::string::npos) {
+      return r.error("node_selector", "\"" + term + "\" is not a label term like \"phaedo.dev/pool=gpu\"");
+    }
+  }
+  if (!(s = r.string("gpu_resource", k.gpu_resource))) return s;
+  if (!is_label_name(k.gpu_resource)) {
+    return r.error("gpu_resource", "must be a resource name like \"nvidia.com/gpu\" (got \"" + k.gpu_resource + "\")");
+  }
+  if (!(s = r.integer("gpu_min", k.gpu_min, 0, 1024))) return s;
+  if (!(s = r.string("lease_namespace", k.lease_namespace))) return s;
+  if (!protocol::is_safe_name(k.lease_namespace)) {
+    return r.error("lease_namespace", "must be 1-63 characters of [a-z0-9-] (got \"" + k.lease_namespace + "\")");
+  }
+  if (!(s = read_seconds(r, "lease_duration_s", k.lease_duration, 10, 3600))) return s;
+  if (!(s = read_seconds(r, "wait_timeout_s", k.wait_timeout, 1, 7 * 86400))) return s;
+  if (!(s = read_seconds(r, "teardown_timeout_s", k.teardown_timeout, 10, 3600))) return s;
+  if (!(s = r.string_list("allowed_cluster_kinds", k.allowed_cluster_kinds))) return s;
+  for (const auto& kind : k.allowed_cluster_kinds) {
+    auto slash = kind.find('/');
+    bool ok = slash != std::string::npos && slash + 1 < kind.size() && kind.find('/', slash + 1) == std::string::npos;
+    for (char c : kind) ok = ok && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '/');
+    if (!ok) {
+      return r.error("allowed_cluster_kinds", "\"" + kind + "\" is not \"group/resource\" like "
+                     "\"admissionregistration.k8s.io/mutatingwebhookconfigurations\"");
+    }
+    static const std::set<std::string> refused = {
+        "/nodes", "/namespaces", "/persistentvolumes", "rbac.authorization.k8s.io/clusterroles",
+        "rbac.authorization.k8s.io/clusterrolebindings", "coordination.k8s.io/leases",
+        "certificates.k8s.io/certificatesigningrequests", "apiextensions.k8s.io/customresourcedefinitions"};
+    if (refused.count(kind)) {
+      return r.error("allowed_cluster_kinds", "\"" + kind + "\" is refused: it would let a job reach beyond its lease");
+    }
+  }
+  if (!(s = r.string("namespace_template", k.namespace_template))) return s;
+  if (k.namespace_template.find("{job}") == std::string::npos) {
+    return r.error("namespace_template", "must contain {job} (got \"" + k.namespace_template + "\")");
+  }
+  if (!(s = r.string("taint_key", k.taint_key))) return s;
+  if (!is_label_name(k.taint_key)) {
+    return r.error("taint_key", "must be a label key like \"phaedo.dev/lease\" (got \"" + k.taint_key + "\")");
+  }
   return r.reject_unknown();
 }
 
@@ -268,10 +347,22 @@ Status read_top(const toml::table& root, Profile& p) {
   const toml::table* docker = r.subtable("docker", s);
   if (!s) return s;
   if (!(s = read_docker(docker, p))) return s;
+  const toml::table* kubernetes = r.subtable("kubernetes", s);
+  if (!s) return s;
+  if (!(s = read_kubernetes(kubernetes, p))) return s;
   if (!(s = r.reject_unknown())) return s;
 
-  if (p.lease != LeaseKind::none) {
-    return r.error("lease", std::string("\"") + to_string(p.lease) + "\" is not available in this build yet");
+  if (p.lease == LeaseKind::kubernetes_node) {
+    if (kubernetes == nullptr) return r.error("kubernetes", "is required with lease = \"kubernetes-node\"");
+    if (p.kubernetes.kubeconfig.empty() == !p.kubernetes.in_cluster) {
+      return r.error("kubernetes.kubeconfig", "set exactly one of kubernetes.kubeconfig and kubernetes.in_cluster = true");
+    }
+    if (p.sandbox != SandboxKind::host) {
+      return r.error("lease", "\"kubernetes-node\" needs sandbox = \"host\" in this version");
+    }
+  }
+  if (p.docker.api == DockerApi::scoped && p.sandbox != SandboxKind::docker) {
+    return r.error("docker.docker_api", "\"scoped\" needs sandbox = \"docker\"");
   }
   return {};
 }
@@ -287,6 +378,7 @@ void apply_defaults(Profile& p) {
 const char* to_string(SandboxKind kind) { return kind == SandboxKind::host ? "host" : "docker"; }
 const char* to_string(LeaseKind kind) { return kind == LeaseKind::none ? "none" : "kubernetes-node"; }
 const char* to_string(Shell shell) { return shell == Shell::bash ? "bash" : "sh"; }
+const char* to_string(DockerApi api) { return api == DockerApi::scoped ? "scoped" : "none"; }
 const char* to_string(PullPolicy policy) {
   switch (policy) {
     case PullPolicy::never: return "never";

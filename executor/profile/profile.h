@@ -20,11 +20,13 @@ enum class LeaseKind { none, kubernetes_node };
 enum class Shell { bash, sh };
 enum class CgroupMode { automatic, required, off };
 enum class PullPolicy { never, if_not_present, always };
+enum class DockerApi { none, scoped };
 
 const char* to_string(SandboxKind kind);
 const char* to_string(LeaseKind kind);
 const char* to_string(Shell shell);
 const char* to_string(PullPolicy policy);
+const char* to_string(DockerApi api);
 
 struct HostSettings {
   std::string work_root;        // per-job directories live under it; default <state_dir>/work
@@ -52,6 +54,32 @@ struct DockerSettings {
   std::string cache_volume;                  // shared by all jobs, never removed; empty: none
   std::string runner_binary;                 // host gitlab-runner, bound read-only; empty: none
   std::string auth_config;                   // docker config.json with registry credentials; empty: none
+  // docker_api = "scoped": the job gets DOCKER_HOST on a per-job socket served by
+  // phaedo-dockerscope (see executor/dockerscope/service.h); "none": no Docker API.
+  DockerApi api = DockerApi::none;
+  std::string dockerscope_binary;            // empty: phaedo-dockerscope next to the stage program
+  std::string api_socket_dir = "/var/run/phaedo";  // where the job's socket is mounted in the container
+};
+
+// lease = "kubernetes-node": one node of a Kubernetes cluster per job (see lease/).
+// Credentials come from `kubeconfig` (optionally `context`) or, with in_cluster, from
+// the pod's service account.
+struct KubernetesSettings {
+  std::string kubeconfig;                    // the driver's kubeconfig; required unless in_cluster
+  std::string context;                       // kubeconfig context; empty: current-context
+  bool in_cluster = false;
+  std::vector<std::string> node_selector;    // "key=value" labels candidate nodes must carry
+  std::string gpu_resource = "nvidia.com/gpu";
+  std::int64_t gpu_min = 1;                  // allocatable GPUs a node needs
+  std::string lease_namespace = "phaedo-leases";
+  std::chrono::seconds lease_duration{60};   // renewed every third of it
+  std::chrono::seconds wait_timeout{1800};   // prepare gives up (system failure) after it
+  std::chrono::seconds teardown_timeout{300};  // one cleanup's budget before leaving it to reap
+  // Cluster-scoped kinds a job may create, as "group/resource" (core group: "/resource"),
+  // e.g. "admissionregistration.k8s.io/mutatingwebhookconfigurations".
+  std::vector<std::string> allowed_cluster_kinds;
+  std::string namespace_template = "phaedo-{job}";  // {job}: the job key, {node}: the node
+  std::string taint_key = "phaedo.dev/lease";        // NoSchedule taint and label key on the node
 };
 
 struct Profile {
@@ -66,6 +94,7 @@ struct Profile {
   std::chrono::milliseconds kill_grace{3000};  // TERM → KILL grace when a stage is stopped
   HostSettings host;
   DockerSettings docker;
+  KubernetesSettings kubernetes;
 };
 
 // Parses TOML text. `source` only labels messages.

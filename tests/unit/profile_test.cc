@@ -120,8 +120,46 @@ INSTANTIATE_TEST_SUITE_P(
         BadProfile{"docker_bad_memory", "[docker]\nmemory = \"12x\"\n", {"docker.memory", "12x"}},
         BadProfile{"docker_refused_capability", "[docker]\ncap_add = [\"SYS_ADMIN\"]\n", {"docker.cap_add", "SYS_ADMIN", "refused"}},
         BadProfile{"docker_unknown_key", "[docker]\nprivileged = true\n", {"docker.privileged", "unknown key"}},
-        BadProfile{"lease_not_available", "lease = \"kubernetes-node\"\n", {"lease", "kubernetes-node", "not available"}}),
+        BadProfile{"lease_needs_kubernetes_table", "lease = \"kubernetes-node\"\n", {"kubernetes", "required"}},
+        BadProfile{"lease_needs_credentials", "lease = \"kubernetes-node\"\n[kubernetes]\ngpu_min = 1\n",
+                   {"kubernetes.kubeconfig", "in_cluster"}},
+        BadProfile{"kubernetes_relative_kubeconfig", "[kubernetes]\nkubeconfig = \"kc\"\n", {"kubernetes.kubeconfig", "absolute"}},
+        BadProfile{"kubernetes_bad_selector", "[kubernetes]\nnode_selector = [\"gpu\"]\n", {"kubernetes.node_selector", "\"gpu\""}},
+        BadProfile{"kubernetes_refused_kind", "[kubernetes]\nallowed_cluster_kinds = [\"rbac.authorization.k8s.io/clusterrolebindings\"]\n",
+                   {"kubernetes.allowed_cluster_kinds", "clusterrolebindings", "refused"}},
+        BadProfile{"kubernetes_kind_shape", "[kubernetes]\nallowed_cluster_kinds = [\"MutatingWebhookConfiguration\"]\n",
+                   {"kubernetes.allowed_cluster_kinds", "group/resource"}},
+        BadProfile{"kubernetes_lease_too_short", "[kubernetes]\nlease_duration_s = 2\n", {"kubernetes.lease_duration_s", "(got 2)"}},
+        BadProfile{"kubernetes_template_without_job", "[kubernetes]\nnamespace_template = \"ci\"\n", {"kubernetes.namespace_template", "{job}"}},
+        BadProfile{"kubernetes_unknown_key", "[kubernetes]\nnode = \"gpu-1\"\n", {"kubernetes.node", "unknown key"}},
+        BadProfile{"docker_api_bad", "sandbox = \"docker\"\n[docker]\ndocker_api = \"host\"\n", {"docker.docker_api", "none, scoped", "\"host\""}},
+        BadProfile{"docker_api_needs_docker_sandbox", "[docker]\ndocker_api = \"scoped\"\n", {"docker.docker_api", "sandbox"}}),
     [](const ::testing::TestParamInfo<BadProfile>& param_info) { return std::string(param_info.param.label); });
+
+TEST(Profile, KubernetesLeaseSettings) {
+  auto p = parse_profile(
+      "lease = \"kubernetes-node\"\n[kubernetes]\nkubeconfig = \"/etc/phaedo/driver.kubeconfig\"\n"
+      "node_selector = [\"phaedo.dev/pool=gpu\"]\ngpu_min = 2\nlease_duration_s = 30\nwait_timeout_s = 600\n"
+      "allowed_cluster_kinds = [\"admissionregistration.k8s.io/mutatingwebhookconfigurations\"]\n",
+      "cnl.toml");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->lease, LeaseKind::kubernetes_node);
+  EXPECT_EQ(p->kubernetes.kubeconfig, "/etc/phaedo/driver.kubeconfig");
+  EXPECT_EQ(p->kubernetes.node_selector, std::vector<std::string>{"phaedo.dev/pool=gpu"});
+  EXPECT_EQ(p->kubernetes.gpu_min, 2);
+  EXPECT_EQ(p->kubernetes.gpu_resource, "nvidia.com/gpu");
+  EXPECT_EQ(p->kubernetes.lease_duration, std::chrono::seconds(30));
+  EXPECT_EQ(p->kubernetes.wait_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(p->kubernetes.lease_namespace, "phaedo-leases");
+  EXPECT_EQ(p->kubernetes.namespace_template, "phaedo-{job}");
+}
+
+TEST(Profile, ScopedDockerApi) {
+  auto p = parse_profile("sandbox = \"docker\"\n[docker]\ndocker_api = \"scoped\"\n", "nimbus.toml");
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->docker.api, DockerApi::scoped);
+  EXPECT_EQ(p->docker.api_socket_dir, "/var/run/phaedo");
+}
 
 TEST(Profile, LoadMissingFileIsNotFound) {
   phaedo_test::TempDir dir;
