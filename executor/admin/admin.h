@@ -49,6 +49,12 @@ struct ReapReport {
 Result<ReapReport> reap(const profile::Profile& profile, const Environment& env, log::Logger& log,
                         const ReapOptions& options);
 
+// Node leases (profile lease = "kubernetes-node"), see lease/lease.h. Lease journals of
+// this host whose jobs are certainly over (skipping busy ones) get their lease teardown;
+// then every expired or abandoned lease of the cluster is finished (never a fresh one).
+// Select::one with `key` = a node name: that node's lease, forced.
+Result<ReapReport> reap_leases(const profile::Profile& profile, log::Logger& log, const ReapOptions& options);
+
 struct Check {
   std::string name;
   bool ok = false;

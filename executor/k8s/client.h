@@ -88,6 +88,8 @@ class Client {
   // PUT of the whole lease with lease.meta.resource_version (required);
   // Conflict when someone wrote since.
   Result<Lease> update_lease(const Lease& lease);
+  // Every Lease in the namespace.
+  Result<std::vector<Lease>> list_leases(const std::string& namespace_, const Selector& selector = {});
   // Conflict when a precondition no longer holds; not_found when already gone.
   Status delete_lease(const std::string& namespace_, const std::string& name, const Preconditions& pre = {});
 
@@ -115,6 +117,7 @@ class Client {
   Result<ConfigMap> create_config_map(const ConfigMap& config_map);
 
   // --- pods ------------------------------------------------------------------------------
+  // namespace_ empty: pods of every namespace (e.g. with fields "spec.nodeName=N").
   Result<std::vector<Pod>> list_pods(const std::string& namespace_, const Selector& selector = {});
   // grace: nullopt = the pod's own; 0 = immediately.
   Status delete_pod(const std::string& namespace_, const std::string& name,
@@ -126,6 +129,12 @@ class Client {
                                                const std::string& namespace_ = {});
   Status delete_object(const ResourceKind& kind, const std::string& name, const std::string& namespace_ = {},
                        const Preconditions& pre = {}, Propagation propagation = Propagation::background);
+  // Webhook configurations of `kind` (kMutating/kValidatingWebhookConfigurations).
+  Result<std::vector<WebhookConfiguration>> list_webhook_configurations(const ResourceKind& kind,
+                                                                       const Selector& selector = {});
+  // The preferred version of an API group (GET /apis/<group>); "v1" for the core group "".
+  // not_found when the server does not serve the group.
+  Result<std::string> preferred_version(const std::string& group);
   // list_objects + delete_object of each; already-gone objects count as deleted.
   // Returns the names deleted.
   Result<std::vector<std::string>> delete_by_selector(const ResourceKind& kind, const Selector& selector,

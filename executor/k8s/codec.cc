@@ -340,4 +340,52 @@ Result<std::vector<ObjectMeta>> decode_object_list(std::string_view body) {
   });
 }
 
+Result<std::vector<Lease>> decode_lease_list(std::string_view body) {
+  return with_json<std::vector<Lease>>(body, [](const json& j) -> Result<std::vector<Lease>> {
+    std::vector<Lease> out;
+    auto items = j.find("items");
+    if (items == j.end() || !items->is_array()) return out;
+    for (const json& item : *items) {
+      Result<Lease> l = lease_from(item);
+      if (!l) return l.error();
+      out.push_back(std::move(*l));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<WebhookConfiguration>> decode_webhook_list(std::string_view body) {
+  using Out = std::vector<WebhookConfiguration>;
+  return with_json<Out>(body, [](const json& j) -> Result<Out> {
+    Out out;
+    auto items = j.find("items");
+    if (items == j.end() || !items->is_array()) return out;
+    for (const json& item : *items) {
+      WebhookConfiguration w{decode_meta(item), {}};
+      auto hooks = item.find("webhooks");
+      if (hooks != item.end() && hooks->is_array()) {
+        for (const json& h : *hooks) {
+          const json* svc = nullptr;
+          if (auto cc = h.find("clientConfig"); cc != h.end() && cc->is_object()) {
+            if (auto s = cc->find("service"); s != cc->end() && s->is_object()) svc = &*s;
+          }
+          if (svc != nullptr) w.service_namespaces.push_back(str(*svc, "namespace"));
+        }
+      }
+      out.push_back(std::move(w));
+    }
+    return out;
+  });
+}
+
+Result<std::string> decode_api_group(std::string_view body) {
+  return with_json<std::string>(body, [](const json& j) -> Result<std::string> {
+    auto pv = j.find("preferredVersion");
+    if (pv == j.end() || !pv->is_object()) return field_error("preferredVersion", "missing");
+    std::string v = str(*pv, "version");
+    if (v.empty()) return field_error("preferredVersion.version", "missing");
+    return v;
+  });
+}
+
 }  // namespace phaedo::k8s::codec

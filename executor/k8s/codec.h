@@ -31,6 +31,7 @@ std::string encode_node_patch(const NodePatch& patch);
 
 std::string encode_lease(const Lease& lease);
 Result<Lease> decode_lease(std::string_view body);
+Result<std::vector<Lease>> decode_lease_list(std::string_view body);
 
 std::string encode_delete_options(const Preconditions& pre, Propagation propagation,
                                   std::optional<std::int64_t> grace_seconds);
@@ -59,5 +60,8 @@ Result<ConfigMap> decode_config_map(std::string_view body);
 
 Result<std::vector<Pod>> decode_pod_list(std::string_view body);
 Result<std::vector<ObjectMeta>> decode_object_list(std::string_view body);
+Result<std::vector<WebhookConfiguration>> decode_webhook_list(std::string_view body);
+// An APIGroup answer: its preferredVersion.version.
+Result<std::string> decode_api_group(std::string_view body);
 
 }  // namespace phaedo::k8s::codec

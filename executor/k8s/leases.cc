@@ -48,6 +48,14 @@ Result<Lease> Client::update_lease(const Lease& lease) {
                              codec::decode_lease);
 }
 
+Result<std::vector<Lease>> Client::list_leases(const std::string& namespace_, const Selector& selector) {
+  Result<std::string> path = lease_path(namespace_, "");
+  if (!path) return path.error();
+  transport::HttpRequest r = request(Method::get, *path);
+  r.query = selector_query(selector);
+  return send_decoded<std::vector<Lease>>(r, codec::decode_lease_list);
+}
+
 Status Client::delete_lease(const std::string& namespace_, const std::string& name,
                             const Preconditions& pre) {
   if (name.empty()) return make_error(ErrorKind::invalid_input, "lease: empty name");

@@ -28,7 +28,8 @@ const ResourceKind kPods{"", "v1", "pods", true};
 }  // namespace
 
 Result<std::vector<Pod>> Client::list_pods(const std::string& namespace_, const Selector& selector) {
-  Result<std::string> path = collection_path(kPods, namespace_);
+  Result<std::string> path = namespace_.empty() ? Result<std::string>(std::string("/api/v1/pods"))
+                                                : collection_path(kPods, namespace_);
   if (!path) return path.error();
   transport::HttpRequest r = request(Method::get, *path);
   r.query = selector_query(selector);
@@ -60,6 +61,21 @@ Status Client::delete_object(const ResourceKind& kind, const std::string& name, 
   if (Status s = check_name(kind.resource, name); !s) return s.error();
   return send_only(json_request(Method::del, *path + "/" + name,
                                 codec::encode_delete_options(pre, propagation, std::nullopt)));
+}
+
+Result<std::vector<WebhookConfiguration>> Client::list_webhook_configurations(const ResourceKind& kind,
+                                                                             const Selector& selector) {
+  Result<std::string> path = collection_path(kind, "");
+  if (!path) return path.error();
+  transport::HttpRequest r = request(Method::get, *path);
+  r.query = selector_query(selector);
+  return send_decoded<std::vector<WebhookConfiguration>>(r, codec::decode_webhook_list);
+}
+
+Result<std::string> Client::preferred_version(const std::string& group) {
+  if (group.empty()) return std::string("v1");
+  if (Status s = check_name("group", group); !s) return s.error();
+  return send_decoded<std::string>(request(Method::get, "/apis/" + group), codec::decode_api_group);
 }
 
 Result<std::vector<std::string>> Client::delete_by_selector(const ResourceKind& kind,

@@ -178,6 +178,14 @@ inline const ResourceKind kValidatingWebhookConfigurations{"admissionregistratio
 inline const ResourceKind kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles"};
 inline const ResourceKind kClusterRoleBindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings"};
 
+// A Mutating- or ValidatingWebhookConfiguration: only what teardown needs to decide
+// whether it belongs to a job (its labels, and the namespaces of the services its
+// webhooks call).
+struct WebhookConfiguration {
+  ObjectMeta meta;
+  std::vector<std::string> service_namespaces;  // webhooks[].clientConfig.service.namespace
+};
+
 struct ServerVersion {
   std::string major;
   std::string minor;

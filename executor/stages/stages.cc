@@ -8,6 +8,7 @@
 #include "protocol/config_output.h"
 #include "protocol/exit_code_file.h"
 #include "stages/context.h"
+#include "stages/lease_stage.h"
 
 namespace phaedo::stages {
 namespace {
@@ -77,7 +78,8 @@ int prepare(const Environment& env, const std::string& profile_path) {
     if (!journal) return SystemFailure{journal.error()};
     // Written first: from here on a reaper knows when this job is certainly over.
     std::int64_t timeout = ctx.job.timeout_seconds > 0 ? ctx.job.timeout_seconds : kDefaultJobTimeoutSeconds;
-    if (auto s = journal->set_expires(std::time(nullptr) + timeout + kReapMarginSeconds); !s) {
+    const std::int64_t expires = std::time(nullptr) + timeout + kReapMarginSeconds;
+    if (auto s = journal->set_expires(expires); !s) {
       return SystemFailure{s.error()};
     }
     if (auto s = ctx.sandbox->prepare(*journal); !s) {
@@ -86,6 +88,7 @@ int prepare(const Environment& env, const std::string& profile_path) {
       ctx.log->job(log::Level::error, s.error().message);
       return protocol::BuildFailure{1, ""};
     }
+    if (auto s = prepare_lease(ctx, expires); !s) return SystemFailure{s.error()};
     ctx.log->job(log::Level::info, "prepared job " + ctx.id.key() + " (" + profile::to_string(ctx.profile.sandbox) +
                                        " sandbox, profile " + ctx.profile.name + ")");
     return Success{};
@@ -98,6 +101,7 @@ int run(const Environment& env, const std::string& profile_path, const std::stri
     ctx.log->set_field("sub_stage", sub_stage);
     // A stale code from an earlier sub-stage must never be re-reported.
     if (auto s = protocol::truncate_exit_code_file(env); !s) return SystemFailure{s.error()};
+    if (auto s = add_lease_env(ctx); !s) return SystemFailure{s.error()};
     return ctx.sandbox->run(script, sub_stage);
   });
 }
@@ -109,6 +113,12 @@ int cleanup(const Environment& env, const std::string& profile_path) {
     if (!journal) return SystemFailure{journal.error()};
     auto report = ctx.sandbox->teardown(*journal);
     for (const auto& removed : report.removed) ctx.log->admin(log::Level::info, "removed " + removed);
+    // After the sandbox: the job's processes are gone, so nothing recreates what the
+    // lease teardown removes.
+    if (auto s = cleanup_lease(ctx); !s) {
+      (void)metrics::add_counter(ctx.profile.state_dir, "teardown_failures", ctx.profile.name, 1);
+      return SystemFailure{s.error().context("node lease teardown: ")};
+    }
     if (!report.clean()) {
       for (const auto& failed : report.failed) ctx.log->admin(log::Level::error, "could not remove " + failed);
       (void)metrics::add_counter(ctx.profile.state_dir, "teardown_failures", ctx.profile.name,

@@ -41,7 +41,9 @@ std::vector<std::string> script_env(const Environment& env, const Layout& layout
   Environment out;
   for (const auto& [k, v] : env.vars()) {
     if (k.rfind(protocol::kCustomEnvPrefix, 0) == 0) continue;
-    if (k == protocol::kJobResponseFile || k == protocol::kBuildExitCodeFile || k.rfind("PHAEDO_", 0) == 0) continue;
+    // PHAEDO_LEASE_*: set by the run stage for a node lease (lease/lease.h).
+    bool driver_var = k.rfind("PHAEDO_", 0) == 0 && k.rfind("PHAEDO_LEASE_", 0) != 0;
+    if (k == protocol::kJobResponseFile || k == protocol::kBuildExitCodeFile || driver_var) continue;
     out.set(k, v);
   }
   out.set(protocol::kTmpDir, layout.tmp_dir);
