@@ -144,6 +144,7 @@ std::map<std::string, std::string> script_env(const Grant& grant, const profile:
   nlohmann::json selector{{settings.taint_key, key}};
   return {{"KUBECONFIG", grant.kubeconfig},
           {"PHAEDO_LEASE_NODE", grant.node},
+          {"PHAEDO_LEASE_JOB", key},
           {"PHAEDO_LEASE_NAMESPACE", grant.namespace_},
           {"PHAEDO_LEASE_TOLERATION", toleration.dump()},
           {"PHAEDO_LEASE_NODE_SELECTOR", selector.dump()}};

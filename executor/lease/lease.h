@@ -24,7 +24,7 @@
 // <state_dir>/kube/, a TokenRequest token of the job's ServiceAccount bounded by the job
 // timeout), PHAEDO_LEASE_NODE, PHAEDO_LEASE_NAMESPACE, PHAEDO_LEASE_TOLERATION (JSON
 // toleration object for the taint), PHAEDO_LEASE_NODE_SELECTOR (JSON {"<taint_key>":
-// "<job key>"}).
+// "<job key>"}), PHAEDO_LEASE_JOB (the job key, for the phaedo.dev/job label).
 //
 // The job's identity: ServiceAccount phaedo-job in the job namespace bound to ClusterRole
 // admin there; ClusterRole/ClusterRoleBinding phaedo-job-<key> (label phaedo.dev/job) with
