@@ -96,6 +96,10 @@ Status delete_pods_on_node(Api& api, const Holder& h) {
 }
 
 Status check_node(Api& api, const profile::KubernetesSettings& settings, const Holder& h) {
+  // Someone else's node by now (taken over after expiry): not ours to judge.
+  auto lease = api->get_lease(settings.lease_namespace, h.node);
+  if (!lease) return lease.error().kind == ErrorKind::not_found ? Status{} : Status{lease.error()};
+  if (holder_of(*lease) != h.key) return {};
   auto node = api->get_node(h.node);
   if (!node) return node.error();
   if (node->ready != k8s::ConditionStatus::true_) {
