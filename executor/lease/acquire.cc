@@ -78,9 +78,11 @@ Result<Try> try_node(Api& api, const profile::KubernetesSettings& settings, cons
   if (auto s = journal.intend("k8s-lease", node.meta.name, attrs); !s) return s.error();
   auto written = existing ? api->update_lease(l) : api->create_lease(l);
   if (!written) {
-    (void)journal.removed("k8s-lease", node.meta.name);
-    if (k8s::is_conflict(written.error()) || k8s::is_already_exists(written.error())) return Try::lost;
-    return written.error();
+    if (k8s::is_conflict(written.error()) || k8s::is_already_exists(written.error())) {
+      (void)journal.removed("k8s-lease", node.meta.name);
+      return Try::lost;
+    }
+    return written.error();  // the write may have happened: the record stays for cleanup
   }
   if (auto s = journal.created("k8s-lease", node.meta.name); !s) return s.error();
   return Try::won;

@@ -14,7 +14,6 @@ namespace phaedo::lease::testing {
 namespace {
 
 using namespace std::chrono_literals;
-const std::string kNode = "gpu-node-1";
 
 TEST_F(LeaseTest, TeardownResumesAfterACrashInTheMiddle) {
   auto p = make_profile();

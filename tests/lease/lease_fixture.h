@@ -15,6 +15,9 @@
 
 namespace phaedo::lease::testing {
 
+// The node the default profile selects.
+inline const std::string kNode = "gpu-node-1";
+
 // What teardown must give back: the node's taints and labels, the lease's holder.
 struct NodeState {
   std::vector<k8s::Taint> taints;
