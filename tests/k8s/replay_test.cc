@@ -85,6 +85,54 @@ TEST(Replay, LeaseBodyCarriesMicroTimesAndResourceVersion) {
   EXPECT_TRUE(http.finished());
 }
 
+TEST(Replay, ListsForTheLeaseTeardown) {
+  const std::string hooks =
+      R"({"kind":"MutatingWebhookConfigurationList","items":[)"
+      R"({"metadata":{"name":"a","labels":{"phaedo.dev/job":"r1-j2"}},"webhooks":[{"name":"x","clientConfig":{"url":"https://x"}}]},)"
+      R"({"metadata":{"name":"b"},"webhooks":[{"name":"y","clientConfig":{"service":{"name":"s","namespace":"phaedo-r1-j2"}}},)"
+      R"({"name":"z","clientConfig":{"service":{"name":"t","namespace":"other"}}}]},)"
+      R"({"metadata":{"name":"c"}}]})";
+  ReplayHttpClient http(
+      {kVersion,
+       {Method::get, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", answer(200, hooks)},
+       {Method::get, "/apis/admissionregistration.k8s.io",
+        answer(200, R"({"kind":"APIGroup","name":"admissionregistration.k8s.io","preferredVersion":{"groupVersion":"admissionregistration.k8s.io/v1","version":"v1"}})")},
+       {Method::get, "/apis/scheduling.k8s.io", answer(404, status_body(404, "NotFound", "the server could not find the requested resource"))},
+       {Method::get, kLeasePath,
+        answer(200, R"({"items":[{"metadata":{"name":"gpu-node-1","resourceVersion":"7"},"spec":{"holderIdentity":"r1-j2","leaseDurationSeconds":60,"renewTime":"2026-11-28T22:26:40.250000Z"}},{"metadata":{"name":"gpu-node-2"},"spec":{}}]})")},
+       {Method::get, "/api/v1/pods", answer(200, R"({"items":[{"metadata":{"name":"p","namespace":"n"},"spec":{"nodeName":"gpu-node-1"},"status":{"phase":"Running"}}]})")}});
+  Result<Client> client = Client::connect(http);
+  ASSERT_TRUE(client.ok()) << client.error().message;
+
+  auto listed = client->list_webhook_configurations(kMutatingWebhookConfigurations);
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].meta.labels.at("phaedo.dev/job"), "r1-j2");
+  EXPECT_TRUE((*listed)[0].service_namespaces.empty());
+  EXPECT_EQ((*listed)[1].service_namespaces, (std::vector<std::string>{"phaedo-r1-j2", "other"}));
+  EXPECT_TRUE((*listed)[2].service_namespaces.empty());
+
+  EXPECT_EQ(*client->preferred_version("admissionregistration.k8s.io"), "v1");
+  EXPECT_EQ(*client->preferred_version(""), "v1");  // the core group: no request
+  auto missing = client->preferred_version("scheduling.k8s.io");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+
+  auto leases = client->list_leases("phaedo-leases");
+  ASSERT_TRUE(leases.ok()) << leases.error().message;
+  ASSERT_EQ(leases->size(), 2u);
+  EXPECT_EQ((*leases)[0].spec.holder_identity.value_or(""), "r1-j2");
+  EXPECT_EQ((*leases)[0].meta.resource_version, "7");
+  EXPECT_FALSE((*leases)[1].spec.holder_identity);
+
+  auto pods = client->list_pods("", {"phaedo.dev/job=r1-j2", "spec.nodeName=gpu-node-1"});
+  ASSERT_TRUE(pods.ok()) << pods.error().message;
+  ASSERT_EQ(pods->size(), 1u);
+  EXPECT_EQ((*pods)[0].meta.namespace_, "n");
+  EXPECT_EQ(http.requests().back().query.size(), 2u);
+  EXPECT_TRUE(http.finished());
+}
+
 TEST(Replay, ErrorMapping) {
   ReplayHttpClient http({
       kVersion,
