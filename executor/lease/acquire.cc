@@ -142,9 +142,15 @@ Result<Grant> acquire(const profile::KubernetesSettings& settings, const JobRef&
         } else if (left && *left < 0) {
           candidates.push_back({&n, *l, 3});
         } else {
-          std::string since = annotation(*l, kSinceAnnotation);
-          busy.push_back(n.meta.name + " held by " + holder + " (" + annotation(*l, kPhaseAnnotation) + " since " +
-                         (since.empty() ? "?" : since) + ", expires in " + (left ? std::to_string(*left) : "?") + " s)");
+          std::string held = "?";
+          if (l->spec.acquire_time) {
+            held = std::to_string(std::chrono::duration_cast<seconds>(
+                                      k8s::to_micro_time(std::chrono::system_clock::now()) - *l->spec.acquire_time)
+                                      .count());
+          }
+          busy.push_back(n.meta.name + " held by " + holder + " for " + held + " s (" +
+                         annotation(*l, kPhaseAnnotation) + ", expires in " + (left ? std::to_string(*left) : "?") +
+                         " s)");
         }
       }
       std::stable_sort(candidates.begin(), candidates.end(),

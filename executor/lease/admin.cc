@@ -9,14 +9,17 @@ namespace phaedo::lease {
 namespace {
 
 // Taints of taint_key on nodes whose lease does not name that holder: a job that lost
-// its lease record (deleted by hand). Returns node → holder.
-std::map<std::string, std::string> orphan_taints(Api& api, const profile::KubernetesSettings& settings,
-                                                 const std::vector<k8s::Lease>& leases) {
+// its lease record (deleted by hand). Returns node → holder. The leases are read after
+// the nodes: a holder creates its lease before it taints and untaints before it
+// releases, so a live job's taint is never mistaken for an orphan.
+std::map<std::string, std::string> orphan_taints(Api& api, const profile::KubernetesSettings& settings) {
   std::map<std::string, std::string> out;
   auto nodes = api->list_nodes();
   if (!nodes) return out;
+  auto leases = api->list_leases(settings.lease_namespace);
+  if (!leases) return out;
   std::map<std::string, std::string> holders;
-  for (const auto& l : leases) holders[l.meta.name] = holder_of(l);
+  for (const auto& l : *leases) holders[l.meta.name] = holder_of(l);
   for (const auto& n : nodes->items) {
     for (const auto& t : n.taints) {
       if (t.key == settings.taint_key && holders[n.meta.name] != t.value) out[n.meta.name] = t.value;
@@ -79,7 +82,7 @@ Result<ReapResult> reap(const profile::KubernetesSettings& settings, const std::
     }
     out.reaped.push_back(l.meta.name + " (" + holder + ")");
   }
-  for (const auto& [node, holder] : orphan_taints(*api, settings, *leases)) {
+  for (const auto& [node, holder] : orphan_taints(*api, settings)) {
     if (auto s = teardown_orphan(*api, settings, node, holder, log); !s) {
       out.failed.push_back(node + ": taint of " + holder + ": " + s.error().message);
     } else {
@@ -96,10 +99,8 @@ Status release(const profile::KubernetesSettings& settings, const std::string& n
   for (;;) {
     auto lease = (*api)->get_lease(settings.lease_namespace, node);
     if (!lease && lease.error().kind != ErrorKind::not_found) return lease.error();
-    std::vector<k8s::Lease> leases;
-    if (lease) leases.push_back(*lease);
     if (!lease || holder_of(*lease).empty()) {
-      auto orphans = orphan_taints(*api, settings, leases);
+      auto orphans = orphan_taints(*api, settings);
       auto it = orphans.find(node);
       if (it == orphans.end()) return {};  // nothing held
       return teardown_orphan(*api, settings, node, it->second, log);
