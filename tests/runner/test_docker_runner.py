@@ -3,8 +3,10 @@
 The stage programs run with the [runners.custom] settings of the nimbus entry of
 runner-config/config.toml.example (paths rewritten to the test install and a test
 profile), shell "sh", in the offline busybox test image. The fake GitLab listens on
-the docker0 gateway address, so the runner binary bound into the job container
-(docker.runner_binary) reaches it for artifacts just as the runner on the host does.
+the gateway address of a bridge network (docker0's, or one this test creates when the
+daemon has no default bridge address), so the runner binary bound into the job
+container (docker.runner_binary) reaches it for artifacts just as the runner on the
+host does: the host answers on a bridge gateway address from any bridge network.
 Each test has its own runner id (profile runner_id), so its job keys and labels are
 its own even though every fake numbers jobs from 1000.
 """
@@ -33,14 +35,26 @@ EXAMPLE = REPO / "runner-config" / "config.toml.example"
 setUpModule = docker_env.require_daemon
 
 
-def bridge_gateway():
-    """The host's address on docker0: reachable from containers on any bridge network."""
-    config = json.loads(docker("network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"]
-    for entry in config:
+def gateway_of(network):
+    for entry in json.loads(docker("network", "inspect", network).stdout)[0]["IPAM"]["Config"] or []:
         if entry.get("Gateway"):
             return entry["Gateway"]
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout
-    return out.split("inet ", 1)[1].split("/", 1)[0]
+    return None
+
+
+def bridge_gateway():
+    """A host address on a bridge, reachable from containers on any bridge network:
+    docker0's, else the gateway of a network of our own (returned second, to remove)."""
+    gateway = gateway_of("bridge")
+    if gateway is None:
+        out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout
+        if "inet " in out:
+            gateway = out.split("inet ", 1)[1].split("/", 1)[0]
+    if gateway is not None:
+        return gateway, None
+    name = f"phaedo-test-gw-{docker_env.run_id()}"
+    docker("network", "create", "--label", f"phaedo.io/test-run={docker_env.run_id()}", name)
+    return gateway_of(name), name
 
 
 def nimbus_executor(bin_dir, profile_path):
@@ -59,7 +73,12 @@ class DockerRunnerTest(unittest.TestCase):
     def setUpClass(cls):
         cls.runner_bin = harness.require_runner()
         cls.bin_dir = harness.installed_programs()
-        cls.gateway = bridge_gateway()
+        cls.gateway, cls.gateway_network = bridge_gateway()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.gateway_network:
+            docker("network", "rm", cls.gateway_network, check=False)
 
     def setUp(self):
         DockerRunnerTest.counter += 1

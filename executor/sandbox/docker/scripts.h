@@ -13,14 +13,26 @@ namespace phaedo::sandbox::docker::scripts {
 // PID 1 of the job container: sleeps, reaps orphans, exits on TERM.
 inline constexpr const char* kInitScript = "trap 'exit 0' TERM; while :; do sleep 3600 & wait; done";
 
-// phaedo_sweep SIG: sends SIG (TERM, KILL, or 0 to probe) to every live process
-// outside process group 1 except this shell; true when there was one.
+// phaedo_sweep: sends $sig_ (TERM, KILL, or 0 to probe) to every live process
+// outside process group 1 except this shell and the stopper named in the file
+// $stopfile_ (re-read on every sweep); true when there was one.
+//
+// Two shells sweep: the run script after its script exits (leftovers would hold
+// the exec's output stream open) and, on cancel, the stop script. The stop script
+// writes its pid to "<dir>.stop" before it sweeps and ignores TERM, so the run
+// script's sweep neither kills it nor waits for it; the stop script's own sweep
+// stops the run script along with everything else.
+//
+// phaedo_stop GRACE: TERM, up to GRACE tenths of a second for them to exit, then
+// KILL until nothing is left (bounded: a process forked during a sweep is caught
+// by the next one).
 #define PHAEDO_SWEEP_FUNCTION                                          \
   "phaedo_sweep() {\n"                                                 \
-  "  n=0\n"                                                            \
+  "  n=0; skip_=\n"                                                    \
+  "  if [ -f \"$stopfile_\" ]; then read -r skip_ < \"$stopfile_\"; fi\n" \
   "  for e in /proc/[0-9]*; do\n"                                      \
   "    p=${e#/proc/}\n"                                                \
-  "    if [ \"$p\" = 1 ] || [ \"$p\" = \"$$\" ]; then continue; fi\n"  \
+  "    if [ \"$p\" = 1 ] || [ \"$p\" = \"$$\" ] || [ \"$p\" = \"$skip_\" ]; then continue; fi\n" \
   "    l=\n"                                                           \
   "    read -r l < \"$e/stat\" 2>/dev/null || [ -n \"$l\" ] || continue\n" \
   "    set -- ${l##*)}\n"                                              \
@@ -33,7 +45,9 @@ inline constexpr const char* kInitScript = "trap 'exit 0' TERM; while :; do slee
   "  sig_=TERM; phaedo_sweep || return 0\n"                            \
   "  i=0; sig_=0\n"                                                    \
   "  while [ \"$i\" -lt \"$1\" ] && phaedo_sweep; do sleep 0.1; i=$((i+1)); done\n" \
-  "  sig_=KILL; phaedo_sweep; return 0\n"                              \
+  "  i=0; sig_=KILL\n"                                                 \
+  "  while [ \"$i\" -lt 30 ] && phaedo_sweep; do sleep 0.1; i=$((i+1)); done\n" \
+  "  return 0\n"                                                       \
   "}\n"
 
 // Where docker.runner_binary is bound in job containers.
@@ -49,17 +63,19 @@ inline constexpr const char* kRunnerBinaryPath = "/usr/local/bin/gitlab-runner";
 // the exec's output stream, and so the stage, open).
 inline constexpr const char* kRunScript =
     "if [ -n \"$5\" ]; then case \":$PATH:\" in *\":$5:\"*) ;; *) PATH=\"$PATH:$5\"; export PATH;; esac; fi\n"
-    "\"$1\" \"$2\"; rc=$?; d=$3; g=$4\n"
+    "\"$1\" \"$2\"; rc=$?; d=$3; g=$4; stopfile_=\"$d.stop\"\n"
     "rm -rf \"$d\"\n" PHAEDO_SWEEP_FUNCTION
     "phaedo_stop \"$g\"\n"
     "exit $rc\n";
 
 // Stops a cancelled sub-stage: sh -c kStopScript phaedo <dir> <grace tenths>.
-// TERM to every job process, up to the grace for them to exit, then KILL.
+// Announces itself in "<dir>.stop" (see phaedo_sweep), then TERM to every job
+// process including the run script, up to the grace for them to exit, then KILL.
 inline constexpr const char* kStopScript =
-    "d=$1; g=$2\n" PHAEDO_SWEEP_FUNCTION
+    "trap '' TERM; d=$1; g=$2; stopfile_=\"$d.stop\"\n"
+    "echo $$ > \"$stopfile_\" 2>/dev/null\n" PHAEDO_SWEEP_FUNCTION
     "phaedo_stop \"$g\"\n"
-    "rm -rf \"$d\"\n"
+    "rm -rf \"$d\" \"$stopfile_\"\n"
     "exit 0\n";
 
 #undef PHAEDO_SWEEP_FUNCTION
