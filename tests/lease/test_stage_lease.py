@@ -238,6 +238,9 @@ $K get pods -o wide
         self.assertEqual(held["spec"]["holderIdentity"], job.key)
         self.assertEqual(held["metadata"]["annotations"]["phaedo.dev/phase"], "active")
         self.assertEqual(len(items("mutatingwebhookconfigurations", "-l", "phaedo.dev/job=" + job.key)), 1)
+        kubeconfig = os.path.join(job.profile.state_dir, "kube", job.key + ".kubeconfig")
+        with open(kubeconfig) as f:
+            token = json.load(f)["users"][0]["user"]["token"]
         t0 = time.monotonic()
         rc, _, err = job.cleanup()
         self.assertEqual(rc, 0, err)
@@ -245,6 +248,9 @@ $K get pods -o wide
         self.assertEqual(cluster_state(), before)
         self.assertEqual(renewer_pids(job.key), [])
         self.assertFalse(os.path.exists(os.path.join(job.profile.state_dir, "lease", "jobs", job.key)))
+        self.assertFalse(os.path.exists(kubeconfig))
+        with open(job.profile.admin_log) as f:
+            self.assertNotIn(token, f.read())  # the token never reaches the admin log
 
 
 class OutsideTheLease(LeaseStageTest):
