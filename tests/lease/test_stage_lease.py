@@ -290,7 +290,7 @@ webhooks: []
             self.assertEqual(rc, 0, err)
             self.assertEqual(cluster_state(), before)
         finally:
-            kubectl("delete", "namespace", victim, "--wait=false", check=False)
+            kubectl("delete", "namespace", victim, "--timeout=60s", check=False)
             kubectl("delete", "mutatingwebhookconfiguration", other_hook, check=False)
 
 
