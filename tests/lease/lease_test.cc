@@ -186,6 +186,61 @@ TEST_F(LeaseTest, RenewerKeepsTheLeaseAlivePastItsDuration) {
   EXPECT_EQ(renewers(a.key), 0);
 }
 
+// Another writer changes the node and the lease all the time: every read-modify-write of
+// the driver (taint, label, phase, renewal, release) meets 409 Conflicts, re-reads and
+// keeps the other writer's changes.
+TEST_F(LeaseTest, ConcurrentWritersCauseConflictsThatAreRetried) {
+  auto p = make_profile();
+  const std::string ns = cluster().at("PHAEDO_K8S_LEASE_NAMESPACE");
+  std::atomic<bool> stop{false};
+  std::atomic<int> node_writes{0}, lease_writes{0};
+  std::thread writer([&] {
+    auto conn = k8s::load_kubeconfig(cluster().at("PHAEDO_K8S_DRIVER_KUBECONFIG"));
+    auto c = k8s::testing::connect(*conn);
+    for (int i = 0; !stop; ++i) {
+      if (auto n = c->client->get_node(kNode)) {
+        k8s::NodePatch patch;
+        patch.resource_version = n->meta.resource_version;
+        patch.labels["phaedo.test/churn"] = std::to_string(i);
+        if (c->client->patch_node(kNode, patch)) ++node_writes;
+      }
+      if (auto l = c->client->get_lease(ns, kNode)) {
+        l->meta.annotations["phaedo.test/churn"] = std::to_string(i);
+        if (c->client->update_lease(*l)) ++lease_writes;
+      }
+    }
+  });
+  for (int round = 0; round < 2; ++round) {
+    JobRef a = job(p, 81 + round);
+    auto ja = open_journal(a);
+    auto g = acquire(p.kubernetes, a, ja, log_);
+    ASSERT_TRUE(g.ok()) << g.error().message;
+    NodeState held = node_state(kNode);
+    EXPECT_EQ(held.labels.at("phaedo.dev/lease"), a.key);
+    EXPECT_NE(std::find(held.taints.begin(), held.taints.end(), k8s::Taint{"phaedo.dev/lease", a.key, "NoSchedule"}),
+              held.taints.end());
+    EXPECT_EQ(lease_of(kNode)->meta.annotations.at(kPhaseAnnotation), kPhaseActive);
+    Status torn = teardown(p.kubernetes, a, ja, log_);
+    ASSERT_TRUE(torn.ok()) << torn.error().message;
+    NodeState after = node_state(kNode);
+    EXPECT_EQ(after.labels.count("phaedo.dev/lease"), 0u);
+    for (const auto& t : after.taints) EXPECT_NE(t.key, "phaedo.dev/lease");
+    EXPECT_FALSE(lease_of(kNode)->spec.holder_identity);
+  }
+  stop = true;
+  writer.join();
+  std::fprintf(stderr, "concurrent writes: %d to the node, %d to the lease\n", node_writes.load(), lease_writes.load());
+  EXPECT_GT(node_writes.load(), 10);
+  EXPECT_GT(lease_writes.load(), 10);
+  // The other writer's label survived the driver's patches.
+  EXPECT_EQ(node_state(kNode).labels.count("phaedo.test/churn"), 1u);
+  auto n = driver().get_node(kNode);
+  k8s::NodePatch undo;
+  undo.resource_version = n->meta.resource_version;
+  undo.labels["phaedo.test/churn"] = std::nullopt;
+  ASSERT_TRUE(driver().patch_node(kNode, undo).ok());
+}
+
 TEST_F(LeaseTest, WaitTimeoutIsASystemFailureSayingSo) {
   auto p = make_profile("", "phaedo.dev/pool=none", 2);
   JobRef a = job(p, 51);
