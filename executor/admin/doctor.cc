@@ -6,6 +6,7 @@
 #include "admin/admin.h"
 #include "docker/client.h"
 #include "journal/atomic_file.h"
+#include "lease/lease.h"
 #include "process/cgroup.h"
 #include "transport/curl_http_client.h"
 
@@ -68,6 +69,10 @@ std::vector<Check> doctor(const profile::Profile& p, const Environment& env) {
   checks.push_back(shell_present(p, env));
   if (p.sandbox == profile::SandboxKind::host) checks.push_back(cgroup_usable(p));
   if (p.sandbox == profile::SandboxKind::docker) checks.push_back(docker_reachable(p));
+  if (p.lease == profile::LeaseKind::kubernetes_node) {
+    auto k = lease::check(p.kubernetes);
+    checks.push_back({"kubernetes", k.ok(), k ? *k : k.error().message});
+  }
   return checks;
 }
 

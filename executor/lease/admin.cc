@@ -56,6 +56,21 @@ Result<std::vector<LeaseRow>> list(const profile::KubernetesSettings& settings) 
   return rows;
 }
 
+Result<std::string> check(const profile::KubernetesSettings& settings) {
+  auto api = connect(settings, true);
+  if (!api) return api.error();
+  std::string selector;
+  for (const auto& kv : settings.node_selector) selector += (selector.empty() ? "" : ",") + kv;
+  auto nodes = (*api)->list_nodes({selector, ""});
+  if (!nodes) return nodes.error();
+  auto leases = (*api)->list_leases(settings.lease_namespace);
+  if (!leases) return leases.error();
+  std::size_t held = 0;
+  for (const auto& l : *leases) held += holder_of(l).empty() ? 0 : 1;
+  return (*api)->server().git_version + ": " + std::to_string(nodes->items.size()) + " candidate node(s), " +
+         std::to_string(held) + " held";
+}
+
 Result<ReapResult> reap(const profile::KubernetesSettings& settings, const std::string& me, log::Logger& log) {
   auto api = connect(settings, true);
   if (!api) return api.error();

@@ -119,6 +119,10 @@ struct LeaseRow {
 };
 Result<std::vector<LeaseRow>> list(const profile::KubernetesSettings& settings);
 
+// For `phaedo-admin doctor`: the API server answers to the driver's credentials, the
+// candidate nodes and the leases can be read. "v1.36.3: 2 candidate node(s), 1 held".
+Result<std::string> check(const profile::KubernetesSettings& settings);
+
 struct ReapResult {
   std::vector<std::string> reaped;   // "<node> (<holder>)"
   std::vector<std::string> skipped;  // "<node>: <why>"

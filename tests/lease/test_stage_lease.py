@@ -303,6 +303,8 @@ class Admin(LeaseStageTest):
     def test_leases_reap_and_release(self):
         before = cluster_state()
         profile = self.profile()
+        rc, out, err = self.admin(profile, "doctor")
+        self.assertIn("ok    kubernetes: v1.36", out, out + err)
         a = self.prepared(profile)
         rc, out, err = self.admin(profile, "leases")
         self.assertEqual(rc, 0, err)
