@@ -38,6 +38,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import tomllib
 import unittest
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -186,6 +187,24 @@ class CustomExecutor:
         items = {k: v for k, v in dataclasses.asdict(self).items()
                  if v is not None and v != () and v != []}
         return {k: list(v) if isinstance(v, (tuple, list)) else v for k, v in items.items()}
+
+
+def example_executor(runner_name: str, bin_dir: str | Path, profile: str | Path) -> "CustomExecutor":
+    """[runners.custom] of the entry `runner_name` of runner-config/config.toml.example,
+    with /usr/local/bin pointed at `bin_dir` and its /etc/phaedo-executor/*.toml profile
+    at `profile`: the settings administrators copy, exercised as shipped."""
+    with open(REPO_ROOT / "runner-config" / "config.toml.example", "rb") as f:
+        runner = next(r for r in tomllib.load(f)["runners"] if r["name"] == runner_name)
+    shipped = next(a for a in runner["custom"]["config_args"] if a.startswith("/etc/phaedo-executor/"))
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, list):
+            return [rewrite(v) for v in value]
+        if isinstance(value, str):
+            return value.replace("/usr/local/bin", str(bin_dir)).replace(shipped, str(profile))
+        return value
+
+    return CustomExecutor(**{k: rewrite(v) for k, v in runner["custom"].items()})
 
 
 def _toml_value(value: Any) -> str:
