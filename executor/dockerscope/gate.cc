@@ -342,9 +342,18 @@ Status Gate::build(Target& t, Plan& plan) {
 
 void Gate::record_stream(Plan& plan, std::vector<std::string> refs) {
   auto scan = std::make_shared<StreamScan>();
-  scan->on_id = [this, refs = std::move(refs)](const std::string& reported) {
+  // A multi-stage build reports the image of each stage that ends; only the last
+  // is the build's. The others are layers like any intermediate step (the shared
+  // cache the next build reuses), so an id this stream recorded is forgotten when
+  // the stream reports the next one.
+  auto recorded_here = std::make_shared<std::string>();
+  scan->on_id = [this, refs = std::move(refs), recorded_here](const std::string& reported) {
     Result<std::optional<ImageFacts>> facts = owner_.image(reported);
     if (!facts || !facts->has_value()) return;
+    const std::string& id = (*facts)->id;
+    if (id == *recorded_here) return;
+    if (!recorded_here->empty()) (void)images_->forget({*recorded_here}, {});
+    recorded_here->clear();
     // A build can end on an image that already existed (a Dockerfile of only FROM
     // and cached steps). It is the job's only if nobody else has tagged it.
     bool others = false;
@@ -352,7 +361,8 @@ void Gate::record_stream(Plan& plan, std::vector<std::string> refs) {
       if (!images_->owns_ref(tag) && std::find(refs.begin(), refs.end(), normalize_ref(tag)) == refs.end())
         others = true;
     }
-    (void)images_->add(others ? std::vector<std::string>{} : std::vector<std::string>{(*facts)->id}, refs);
+    if (!others && !images_->owns_id(id)) *recorded_here = id;
+    (void)images_->add(others ? std::vector<std::string>{} : std::vector<std::string>{id}, refs);
   };
   plan.observe = [scan](std::string_view b) { scan->feed(b); };
 }

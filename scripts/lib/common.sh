@@ -17,6 +17,7 @@ PHAEDO_PACKAGES=(
   libcurl4-openssl-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libtomlplusplus-dev libcli11-dev libyaml-cpp-dev
   busybox-static ca-certificates curl git
+  docker-registry apache2-utils
 )
 
 ensure_packages() {

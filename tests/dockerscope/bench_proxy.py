@@ -1,10 +1,11 @@
 """Proxy cost of the scoped Docker API, measured against the host socket directly (not run by ctest).
 
-    PHAEDO_DOCKERSCOPE=/path/to/phaedo-dockerscope python3 bench_proxy.py [context MiB, default 1024]
+    PHAEDO_DOCKERSCOPE=/path/to/phaedo-dockerscope python3 bench_proxy.py [context MiB, default 1024] [runs, default 5]
 
 Prints the median of 50 `GET /containers/json` round trips on one keep-alive connection,
-the median of 50 `docker ps` runs, and the wall time of `docker build` of a context of
-random bytes through each socket (Dockerfile: FROM the offline busybox image + LABEL).
+the median of 50 `docker ps` runs (interleaved direct/proxy), and the wall time of
+`docker build` of a context of random bytes through each socket (Dockerfile: FROM the
+offline busybox image + LABEL), `runs` times each, interleaved; medians and ratio.
 """
 import os
 import socket
@@ -48,13 +49,15 @@ def round_trips(path, n=50):
     return statistics.median(times[5:])
 
 
-def cli_median(sock, cfg, n=50):
-    times = []
+def cli_medians(sockets, cfgs, n=50):
+    """Median ms of `docker ps` through each socket, the sockets taking turns."""
+    times = [[] for _ in sockets]
     for _ in range(n):
-        t = time.perf_counter()
-        subprocess.run([DOCKER, "ps"], capture_output=True, check=True, env=_env("unix://" + sock, cfg))
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+        for i, (sock, cfg) in enumerate(zip(sockets, cfgs)):
+            t = time.perf_counter()
+            subprocess.run([DOCKER, "ps"], capture_output=True, check=True, env=_env("unix://" + sock, cfg))
+            times[i].append((time.perf_counter() - t) * 1000)
+    return [statistics.median(t) for t in times]
 
 
 def build_seconds(sock, cfg, ctx):
@@ -68,24 +71,33 @@ def build_seconds(sock, cfg, ctx):
 
 def main():
     mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     ensure_image()
     proxy = Proxy(RUN + "-bench")
     cfg = tempfile.mkdtemp(prefix="phaedo-bench-cfg-")
     try:
         print("GET /containers/json keep-alive, median of 50: direct %.3f ms, proxy %.3f ms"
               % (round_trips(HOST_SOCKET), round_trips(proxy.socket)))
-        print("docker ps, median of 50: direct %.1f ms, proxy %.1f ms"
-              % (cli_median(HOST_SOCKET, cfg), cli_median(proxy.socket, cfg)))
+        direct_ps, proxy_ps = cli_medians([HOST_SOCKET, proxy.socket], [cfg, proxy.config])
+        print("docker ps, median of 50: direct %.1f ms, proxy %.1f ms (overhead %.1f ms)"
+              % (direct_ps, proxy_ps, proxy_ps - direct_ps))
         with tempfile.TemporaryDirectory() as ctx:
             with open(os.path.join(ctx, "Dockerfile"), "w") as f:
                 f.write("FROM %s\nLABEL bench=%s\n" % (IMAGE, RUN))
             with open(os.path.join(ctx, "blob"), "wb") as f:
                 for _ in range(mib):
                     f.write(os.urandom(1 << 20))
-            for _ in range(2):
-                d, p = build_seconds(HOST_SOCKET, cfg, ctx), build_seconds(proxy.socket, proxy.config, ctx)
-                print("build with a %d MiB context: direct %.2f s, proxy %.2f s (throughput ratio %.2f)"
-                      % (mib, d, p, d / p))
+            direct, proxied = [], []
+            for i in range(runs):
+                for side in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    if side == 0:
+                        direct.append(build_seconds(HOST_SOCKET, cfg, ctx))
+                    else:
+                        proxied.append(build_seconds(proxy.socket, proxy.config, ctx))
+                print("build with a %d MiB context: direct %.2f s, proxy %.2f s" % (mib, direct[-1], proxied[-1]))
+            d, p = statistics.median(direct), statistics.median(proxied)
+            print("build with a %d MiB context, median of %d: direct %.2f s (%.0f MiB/s), proxy %.2f s (%.0f MiB/s),"
+                  " throughput ratio %.2f" % (mib, runs, d, mib / d, p, mib / p, d / p))
     finally:
         proxy.stop()
         proxy.cleanup()

@@ -38,7 +38,7 @@ def host_snapshot(job, foreign):
 
 def start_foreign(name, job_label):
     """A container made directly on the host daemon, labelled as another job's."""
-    return host("run", "-d", "--name", name, "--label", TEST_LABEL + "=" + RUN, "--label",
+    return host("run", "-d", "--name", name, "--network", "none", "--label", TEST_LABEL + "=" + RUN, "--label",
                 "phaedo.io/job=" + job_label, IMAGE, "sleep", "600").stdout.strip()
 
 

@@ -9,6 +9,7 @@
 #include "sandbox/docker/docker_sandbox.h"
 #include "sandbox/docker/image_policy.h"
 #include "sandbox/docker/registry.h"
+#include "sandbox/docker/scope_proxy.h"
 #include "sandbox/docker/scripts.h"
 
 namespace phaedo::sandbox::docker {
@@ -90,6 +91,14 @@ api::ContainerSpec DockerSandbox::container_spec(const std::string& image, long 
   if (!d.runner_binary.empty()) {
     h.mounts.push_back(api::Mount{api::MountType::bind, d.runner_binary, scripts::kRunnerBinaryPath,
                                   api::Access::read_only, {}, {}});
+  }
+  if (d.api == profile::DockerApi::scoped) {  // the job's Docker API (scope_proxy.h)
+    ScopeProxy proxy(scope_, names_);
+    h.mounts.push_back(
+        api::Mount{api::MountType::bind, proxy.paths().sock_dir, d.api_socket_dir, api::Access::read_write, {}, {}});
+    // The container's env reaches every script (docker exec inherits it); job_env
+    // only reaches the stage programs. The scoped API serves the legacy builder only.
+    spec.env = {"DOCKER_HOST=" + proxy.docker_host(), "DOCKER_BUILDKIT=0"};
   }
   harden(h);
   h.init = api::Init::none;  // kInitScript reaps orphans itself
@@ -191,6 +200,9 @@ Status DockerSandbox::prepare(journal::Journal& journal) {
   if (auto s = create_network(**docker, journal, expires); !s) return s;
   if (auto s = create_volume(**docker, journal, expires); !s) return s;
   if (auto s = create_services(**docker, journal, *services, expires); !s) return s;
+  if (d.api == profile::DockerApi::scoped) {
+    if (auto s = ScopeProxy(scope_, names_).start(journal); !s) return s;
+  }
   if (auto s = create_container(**docker, journal, image->name, expires); !s) return s;
   scope_.log.job(log::Level::info, "using image " + image->name + " in container " + names_.container);
   scope_.log.admin(log::Level::info, "prepared docker job", {{"image", image->name}, {"container", names_.container}});

@@ -15,8 +15,14 @@
 //   execs it through scripts::kRunScript with the profile's shell, streams
 //   stdout/stderr to ours as it arrives; on CancelToken stops every job process in
 //   the container (TERM, kill_grace, KILL) with a second exec.
-// teardown(): journal newest first, then the label backstop, retrying transient
-//   errors with backoff on a fresh 30 s deadline; 404 counts as removed.
+// teardown(): the job's Docker API first (stopped, scope_proxy.h), the containers
+//   the job made through it, the journal newest first, then the label backstop,
+//   then the images the job built or tagged; retrying transient errors with
+//   backoff on a fresh 30 s deadline; 404 counts as removed.
+//
+// docker_api = "scoped": prepare starts the job's phaedo-dockerscope after the
+// services and before the job container, which gets its socket directory bound at
+// docker.api_socket_dir and DOCKER_HOST (and DOCKER_BUILDKIT=0) in its env.
 #pragma once
 
 #include <memory>

@@ -1,8 +1,10 @@
-// DockerSandbox::teardown: journal newest first, then the label backstop.
+// DockerSandbox::teardown: the job's Docker API, journal newest first, the label
+// backstop, then the images the job made (scope_proxy.h).
 #include <chrono>
 #include <thread>
 
 #include "sandbox/docker/docker_sandbox.h"
+#include "sandbox/docker/scope_proxy.h"
 
 namespace phaedo::sandbox::docker {
 namespace {
@@ -39,6 +41,9 @@ Status DockerSandbox::remove_object(api::Client& docker, const std::string& kind
 TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
   TeardownReport report;
   const auto deadline = Clock::now() + kTeardownBudget;
+  // The job's Docker API stops first: nothing may create objects while they go.
+  ScopeProxy proxy(scope_, names_);
+  proxy.stop(journal, report);
   // The daemon may be restarting: keep trying to reach it until the deadline.
   Result<api::Client*> docker = make_error(ErrorKind::io, "not connected");
   (void)with_retries(deadline, [&]() -> Status {
@@ -51,7 +56,45 @@ TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
     report.failed.push_back("docker daemon: " + docker.error().message);
     return report;
   }
+
+  // Whatever carries this job's label (which names runner and job, so it is this
+  // job's whatever its name): the backstop for a lost or partial journal, and how
+  // the objects the job made through its Docker API are found.
+  auto sweep = [&](const std::string& kind, const api::LabelFilter& filter, auto list, auto name_of) {
+    Result<std::vector<std::string>> found = [&]() -> Result<std::vector<std::string>> {
+      auto items = list(filter);
+      if (!items) return items.error();
+      std::vector<std::string> names;
+      for (const auto& item : *items) names.push_back(name_of(item));
+      return names;
+    }();
+    if (!found) {
+      report.failed.push_back("listing " + kind + "s by label " + filter.back() + ": " + found.error().message);
+      return;
+    }
+    for (const auto& name : *found) {
+      Status s = with_retries(deadline, [&] { return remove_object(**docker, kind, name); });
+      if (!s) {
+        report.failed.push_back(kind + " " + name + ": " + s.error().message);
+      } else {
+        report.removed.push_back(kind + " " + name + " (found by label)");
+      }
+    }
+  };
+  auto& d = **docker;
+  auto containers = [&](const api::LabelFilter& filter) {
+    sweep(
+        kContainerKind, filter, [&](const api::LabelFilter& f) { return d.list_containers(f); },
+        [](const api::ContainerSummary& c) { return c.names.empty() ? c.id : c.names.front(); });
+  };
+  // Containers the job started through its API may sit on the job's network,
+  // which cannot go while they are attached.
+  auto made_by_job = names_.filter();
+  made_by_job.push_back(std::string(kOriginLabel) + "=dockerscope");
+  containers(made_by_job);
+
   for (const auto& record : journal.live()) {
+    if (record.kind == kScopeProcessKind || record.kind == kScopeDirKind) continue;  // the proxy's, below
     auto what = record.kind + " " + record.id;
     // Never follow a corrupt or foreign journal to somebody else's object.
     Status s = names_.owns(record.kind, record.id)
@@ -65,39 +108,16 @@ TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
     }
   }
 
-  // Backstop for a lost or partial journal: whatever carries this job's label
-  // (which names runner and job, so it is this job's whatever its name).
   // Containers first: networks and volumes cannot go while one is attached.
-  auto sweep = [&](const std::string& kind, auto list, auto name_of) {
-    Result<std::vector<std::string>> found = [&]() -> Result<std::vector<std::string>> {
-      auto items = list();
-      if (!items) return items.error();
-      std::vector<std::string> names;
-      for (const auto& item : *items) names.push_back(name_of(item));
-      return names;
-    }();
-    if (!found) {
-      report.failed.push_back("listing " + kind + "s by label " + names_.filter().front() + ": " +
-                              found.error().message);
-      return;
-    }
-    for (const auto& name : *found) {
-      Status s = with_retries(deadline, [&] { return remove_object(**docker, kind, name); });
-      if (!s) {
-        report.failed.push_back(kind + " " + name + ": " + s.error().message);
-      } else {
-        report.removed.push_back(kind + " " + name + " (found by label)");
-      }
-    }
-  };
-  auto& d = **docker;
+  containers(names_.filter());
   sweep(
-      kContainerKind, [&] { return d.list_containers(names_.filter()); },
-      [](const api::ContainerSummary& c) { return c.names.empty() ? c.id : c.names.front(); });
+      kNetworkKind, names_.filter(), [&](const api::LabelFilter& f) { return d.list_networks(f); },
+      [](const api::NetworkInfo& n) { return n.name; });
   sweep(
-      kNetworkKind, [&] { return d.list_networks(names_.filter()); }, [](const api::NetworkInfo& n) { return n.name; });
-  sweep(
-      kVolumeKind, [&] { return d.list_volumes(names_.filter()); }, [](const api::VolumeInfo& v) { return v.name; });
+      kVolumeKind, names_.filter(), [&](const api::LabelFilter& f) { return d.list_volumes(f); },
+      [](const api::VolumeInfo& v) { return v.name; });
+  // Images last: a container of the job may have been using one.
+  if (proxy.remove_images(*http_, "/v" + d.api_version().str(), report)) proxy.remove_dir(journal, report);
   return report;
 }
 

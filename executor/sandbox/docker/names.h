@@ -16,6 +16,8 @@ inline constexpr const char* kJobLabel = "phaedo.io/job";
 inline constexpr const char* kRunnerLabel = "phaedo.io/runner";
 inline constexpr const char* kExpiresLabel = "phaedo.io/expires";
 inline constexpr const char* kCacheLabel = "phaedo.io/cache";
+// "dockerscope" on objects a job made through its scoped Docker API (dockerscope/scope.h).
+inline constexpr const char* kOriginLabel = "phaedo.io/origin";
 
 // Journal record kinds, in creation order.
 inline constexpr const char* kNetworkKind = "network";
