@@ -33,6 +33,10 @@
 // a job creates must carry label phaedo.dev/job=<job key>; teardown deletes those, and
 // every webhook configuration whose webhooks call a service in the job namespace.
 //
+// The job namespace carries labels phaedo.dev/job=<key> and phaedo.dev/node=<node>; a
+// cluster-wide ValidatingAdmissionPolicy (tests/cluster/manifests/job-pod-policy.yaml,
+// applied by the administrator) uses them to keep the job's pods on its node.
+//
 // Journal: the lease keeps its own journal (journal::Journal under <state_dir>/lease), next
 // to the sandbox's, so that each side replays only records it knows. Every step is
 // journaled before it happens; records hold names and paths, never the token.
@@ -60,6 +64,7 @@ inline constexpr const char* kGpuAnnotation = "phaedo.dev/gpu";
 inline constexpr const char* kTaintKeyAnnotation = "phaedo.dev/taint-key";
 inline constexpr const char* kReaperAnnotation = "phaedo.dev/reaper";
 inline constexpr const char* kJobLabel = "phaedo.dev/job";
+inline constexpr const char* kNodeLabel = "phaedo.dev/node";  // on the job namespace
 
 inline constexpr const char* kPhaseAcquiring = "acquiring";
 inline constexpr const char* kPhaseActive = "active";

@@ -44,8 +44,9 @@ Status allow_exists(Status s) {
   return s;
 }
 
-Status create_namespace(Api& api, const std::string& ns, const std::string& key) {
-  auto created = api->create_namespace(ns, {{kJobLabel, key}});
+Status create_namespace(Api& api, const std::string& ns, const std::string& key, const std::string& node) {
+  // phaedo.dev/node: what the cluster's job pod policy pins pods to (tests/cluster/manifests).
+  auto created = api->create_namespace(ns, {{kJobLabel, key}, {kNodeLabel, node}});
   if (created) return {};
   if (!k8s::is_already_exists(created.error())) return created.error();
   auto existing = api->get_namespace(ns);
@@ -152,7 +153,7 @@ Result<Grant> set_up(Api& api, const profile::KubernetesSettings& settings, cons
   if (auto s = journal.created("k8s-node-taint", name); !s) return s.error();
 
   if (auto s = journal.intend("k8s-namespace", ns); !s) return s.error();
-  if (auto s = retry(deadline, log, "namespace " + ns, [&] { return create_namespace(api, ns, job.key); }); !s)
+  if (auto s = retry(deadline, log, "namespace " + ns, [&] { return create_namespace(api, ns, job.key, name); }); !s)
     return s.error();
   if (auto s = journal.created("k8s-namespace", ns); !s) return s.error();
   if (auto s = retry(deadline, log, "job identity", [&] { return create_identity(api, settings, ns, job.key, journal); });

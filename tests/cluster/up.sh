@@ -17,7 +17,8 @@
 #   kube-scheduler (token kubeconfig)
 #   kwok, managing nodes annotated kwok.x-k8s.io/node=fake, with the Stages in
 #     manifests/kwok-stages.yaml
-# then creates manifests/driver-rbac.yaml and the two GPU nodes of manifests/gpu-nodes.yaml
+# then creates manifests/driver-rbac.yaml, manifests/job-pod-policy.yaml (job pods stay on
+# their leased node) and the two GPU nodes of manifests/gpu-nodes.yaml
 # and waits until /readyz is 200, both controllers are healthy, the nodes are Ready and
 # the default ServiceAccount exists.
 #
@@ -274,6 +275,7 @@ start kwok "$BIN/kwok" \
 
 K=("$KUBECTL" --kubeconfig="$DIR/admin.kubeconfig")
 "${K[@]}" apply -f "$SCRIPT_DIR/manifests/driver-rbac.yaml" >&2
+"${K[@]}" apply -f "$SCRIPT_DIR/manifests/job-pod-policy.yaml" >&2
 "${K[@]}" create -f "$SCRIPT_DIR/manifests/gpu-nodes.yaml" >&2
 
 health() { curl -fsSk "https://127.0.0.1:$1/healthz"; }

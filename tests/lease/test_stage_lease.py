@@ -268,7 +268,7 @@ webhooks: []
             job = self.prepared(self.profile())
             attempts = [
                 ("delete another namespace", f"delete namespace {victim}"),
-                ("change another node", "label node gpu-node-2 stolen=yes --overwrite"),
+                ("change another node", 'label node "$OTHER" stolen=yes --overwrite'),
                 ("change its own node", 'taint node "$PHAEDO_LEASE_NODE" mine=yes:NoSchedule'),
                 ("bind itself to cluster-admin",
                  'create clusterrolebinding escalate --clusterrole=cluster-admin '
@@ -277,11 +277,19 @@ webhooks: []
                 ("create another namespace", "create namespace escape"),
                 ("delete another job's webhook configuration", f"delete mutatingwebhookconfiguration {other_hook}"),
                 ("read the leases", "get leases -n " + CLUSTER["PHAEDO_K8S_LEASE_NAMESPACE"]),
+                ("run a pod on another node by nodeName",
+                 "run stray --image=busybox --restart=Never "
+                 "--overrides='{\"spec\":{\"nodeName\":\"'\"$OTHER\"'\",\"nodeSelector\":'\"$PHAEDO_LEASE_NODE_SELECTOR\"'}}'"),
+                ("tolerate every lease taint and select another node",
+                 "run stray2 --image=busybox --restart=Never --overrides='{\"spec\":{\"nodeSelector\":"
+                 "{\"kubernetes.io/hostname\":\"'\"$OTHER\"'\"},\"tolerations\":[{\"key\":\"phaedo.dev/lease\","
+                 "\"operator\":\"Exists\"}]}}'"),
             ]
-            body = [f"K={self.kubectl}"]
+            body = [f"K={self.kubectl}",
+                    'OTHER=gpu-node-1; [ "$PHAEDO_LEASE_NODE" != gpu-node-1 ] || OTHER=gpu-node-2']
             for what, args in attempts:
                 body.append(f'if out=$($K {args} 2>&1); then echo "NOT REFUSED: {what}: $out"; exit 1; fi')
-                body.append(f'case "$out" in *[Ff]orbidden*) echo "refused: {what}";; '
+                body.append(f'case "$out" in *[Ff]orbidden*|*denied\\ request*) echo "refused: {what}";; '
                             f'*) echo "failed otherwise: {what}: $out"; exit 1;; esac')
             rc, out, err = job.run("\n".join(body), timeout=120)
             self.assertEqual(rc, 0, out + err)
