@@ -52,7 +52,7 @@ int run_reap(const profile::Profile& p, const admin::ReapOptions& options) {
   log::Logger log("reap", p.log_file);
   bool ok = true;
   // release NODE of a lease profile names no job journal: only the lease side applies.
-  bool job_key = options.select != admin::Select::one || options.key.rfind('r', 0) == 0;
+  bool job_key = !is_lease_profile(p) || options.select != admin::Select::one || options.key.rfind('r', 0) == 0;
   if (job_key) {
     auto report = admin::reap(p, Environment::from_process(), log, options);
     ok = print_report(report);
