@@ -12,6 +12,13 @@
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib/common.sh"
 
+# bench/run.sh scoped [args]: the scoped Docker API benchmarks instead (bench/scoped_run.sh:
+# warm-cache rebuild vs a cold dockerd, and the proxy's cost).
+if [ "${1:-}" = scoped ]; then
+  shift
+  exec "$PHAEDO_ROOT/bench/scoped_run.sh" "$@"
+fi
+
 if [ -z "${PHAEDO_BIN:-}" ]; then
   ensure_packages strace
   ensure_docker

@@ -145,7 +145,7 @@ def main():
             with open(os.path.join(ctx, "Dockerfile"), "w") as f:
                 f.write(f"FROM {docker_env.IMAGE}\nRUN dd if=/dev/urandom of=/opt-toolchain bs=1M count=200 2>/dev/null\n"
                         f"LABEL phaedo.io/runner={BENCH_ID}\n")
-            sh("docker", "build", "-q", "-t", base, ctx, env=dict(os.environ, DOCKER_BUILDKIT="0"))
+            sh("docker", "build", "-q", "--network", "none", "-t", base, ctx, env=dict(os.environ, DOCKER_BUILDKIT="0"))
         registry.docker_cli("push", base)
         profile = scoped_env.ScopedProfile(root, memory="1g", runner_id=BENCH_ID)
         script = ("mkdir -p /builds/ctx && cat > /builds/ctx/Dockerfile <<'PHAEDO_EOF'\n" + dockerfile(base) +
