@@ -1,9 +1,11 @@
 // admin::list_jobs and admin::reap.
+#include <algorithm>
 #include <ctime>
 #include <regex>
 
 #include "admin/admin.h"
 #include "journal/journal.h"
+#include "lease/lease.h"
 #include "metrics/metrics.h"
 #include "protocol/job_identity.h"
 #include "sandbox/sandbox.h"
@@ -26,28 +28,35 @@ std::optional<protocol::JobIdentity> identity_of(const std::string& key) {
 
 Result<std::vector<JobSummary>> list_jobs(const profile::Profile& profile) {
   std::vector<JobSummary> out;
-  for (const auto& key : journal::Journal::list(profile.state_dir)) {
-    JobSummary summary;
-    summary.key = key;
-    auto j = journal::Journal::open(profile.state_dir, key, journal::OpenMode::existing_only, 0,
-                                     journal::LockWait::try_lock);
-    if (!j) {
-      if (j.error().kind == ErrorKind::cancelled) {
-        summary.busy = true;
-      } else if (j.error().kind != ErrorKind::not_found) {
-        summary.live.push_back("unreadable journal: " + j.error().message);
-      } else {
-        continue;  // erased meanwhile
+  // The sandbox's journals, then the node lease's (lease/lease.h), merged by job key.
+  for (const auto& [root, prefix] : {std::pair<std::string, std::string>{profile.state_dir, ""},
+                                     {lease::journal_root(profile.state_dir), "lease: "}}) {
+    for (const auto& key : journal::Journal::list(root)) {
+      auto it = std::find_if(out.begin(), out.end(), [&](const JobSummary& s) { return s.key == key; });
+      if (it == out.end()) {
+        out.push_back(JobSummary{key, 0, "", 0, false, {}});
+        it = out.end() - 1;
       }
-      out.push_back(std::move(summary));
-      continue;
+      JobSummary& summary = *it;
+      auto j = journal::Journal::open(root, key, journal::OpenMode::existing_only, 0, journal::LockWait::try_lock);
+      if (!j) {
+        if (j.error().kind == ErrorKind::cancelled) {
+          summary.busy = true;
+        } else if (j.error().kind != ErrorKind::not_found) {
+          summary.live.push_back(prefix + "unreadable journal: " + j.error().message);
+        }
+        continue;
+      }
+      if (summary.job_id == 0) summary.job_id = j->job_id();
+      if (summary.created.empty()) summary.created = j->created_at();
+      summary.expires = std::max(summary.expires, j->expires());
+      for (const auto& r : j->live()) {
+        summary.live.push_back(prefix + r.kind + " " + r.id + " (" + journal::to_string(r.phase) + ")");
+      }
     }
-    summary.job_id = j->job_id();
-    summary.created = j->created_at();
-    summary.expires = j->expires();
-    for (const auto& r : j->live()) summary.live.push_back(r.kind + " " + r.id + " (" + journal::to_string(r.phase) + ")");
-    out.push_back(std::move(summary));
   }
+  // Journals erased meanwhile leave empty, idle entries: drop them.
+  std::erase_if(out, [](const JobSummary& s) { return !s.busy && s.live.empty() && s.created.empty(); });
   return out;
 }
 

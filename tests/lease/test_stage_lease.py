@@ -322,6 +322,10 @@ class Admin(LeaseStageTest):
         self.assertIn("active", row[0])
         self.assertIn("phaedo-" + a.key, row[0])
         node = row[0].split()[0]
+        rc, out, err = self.admin(profile, "jobs")  # the lease journal next to the sandbox's
+        self.assertEqual(rc, 0, err)
+        self.assertIn(f"lease: k8s-lease {node} (created)", out)
+        self.assertIn("lease: kubeconfig ", out)
 
         # A live lease is never reaped.
         rc, out, err = self.admin(profile, "reap")
