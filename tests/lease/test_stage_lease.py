@@ -356,6 +356,20 @@ class Admin(LeaseStageTest):
         self.assertEqual(rc, 0, err)
         self.assertEqual(cluster_state(), before)
 
+    def test_a_retried_prepare_gives_the_first_lease_back(self):
+        before = cluster_state()
+        job = self.prepared(self.profile())
+        rc, _, err = job.prepare()  # the runner retries prepare after a system failure
+        self.assertEqual(rc, 0, err)
+        self.assertIn("releasing the node lease of an earlier attempt", err)
+        held = [l for l in items("leases", "-n", CLUSTER["PHAEDO_K8S_LEASE_NAMESPACE"])
+                if l["spec"].get("holderIdentity") == job.key]
+        self.assertEqual(len(held), 1)
+        self.assertEqual(len(renewer_pids(job.key)), 1)
+        rc, _, err = job.cleanup()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(cluster_state(), before)
+
     def test_wait_timeout_and_cancel_while_waiting(self):
         nothing = self.profile(selector="phaedo.dev/pool=none", wait_timeout=14)
         job = self.new_job(nothing)
