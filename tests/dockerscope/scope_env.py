@@ -97,9 +97,14 @@ class Proxy:
         self.config = os.path.join(self.dir, "cfg")
         os.makedirs(self.config)
         self.log = open(os.path.join(self.dir, "proxy.log"), "w")
+        # The job's own network, as the docker sandbox gives every job (and the proxy puts the
+        # job's containers and builds on it): the tests do not depend on the default bridge.
+        self.network = job + "-net"
+        host("network", "create", "--label", "phaedo.io/job=" + job, "--label", TEST_LABEL + "=" + RUN,
+             self.network)
         self.proc = subprocess.Popen(
             [PROXY, "--socket", self.socket, "--socket-mode", "0666", "--upstream", HOST_SOCKET, "--job", job,
-             "--runner", RUN, "--images", self.images, *extra],
+             "--runner", RUN, "--images", self.images, "--network", self.network, *extra],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

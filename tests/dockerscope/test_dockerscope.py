@@ -51,10 +51,12 @@ class ScopeTest(unittest.TestCase):
         cls.job = RUN + "-" + cls.__name__.lower()
         cls.proxy = Proxy(cls.job, cls.extra)
         cls.foreign_name = RUN + "-foreign-" + cls.__name__.lower()
+        # Runs even when the rest of setUpClass fails (tearDownClass would not).
+        cls.addClassCleanup(cls.stop_and_clean)
         cls.foreign = start_foreign(cls.foreign_name, RUN + "-someone-else")
 
     @classmethod
-    def tearDownClass(cls):
+    def stop_and_clean(cls):
         cls.proxy.stop()
         cls.proxy.cleanup()
         host("rm", "-f", cls.foreign_name, check=False)
