@@ -129,6 +129,21 @@ class Wiring(ScopedTest):
         self.assertEqual(len([line for line in err.splitlines() if "error" in line.lower()]), 1, err)
         self.cleanup_ok(job)
 
+    def test_proxy_that_never_serves_fails_prepare_naming_the_socket_and_its_output(self):
+        fake = os.path.join(self.root, "broken-dockerscope")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho 'boom: cannot serve' >&2\nexit 3\n")
+        os.chmod(fake, 0o755)
+        profile = ScopedProfile(self.root, docker_extra=f'dockerscope_binary = "{fake}"')
+        job = self.new_job(profile=profile)
+        self.assertEqual(job.config()[0], 0)
+        rc, _, err = job.prepare()
+        self.assertEqual(rc, 2, err)
+        socket = os.path.join(profile.scope_dir(job.key), "sock", "docker.sock")
+        self.assertIn(f"phaedo-dockerscope exited before serving {socket}", err)
+        self.assertIn("boom: cannot serve", err)
+        self.cleanup_ok(job)
+
     def test_pid_reused_by_another_process_is_not_killed(self):
         job = self.prepared_job()
         pid = proxy_pids(self.profile.state_dir, job.key)[0]
