@@ -74,8 +74,10 @@ class Bench:
 
     @staticmethod
     def timed(call):
+        """Runs one stage of a job (job.prepare or job.cleanup) as the runner would:
+        it may wait for a node for a long time, and is never abandoned while running."""
         t0 = time.perf_counter()
-        rc, _, err = call()
+        rc, _, err = call.__self__.call("phaedo-" + call.__name__, timeout=900)
         elapsed = time.perf_counter() - t0
         if rc != 0:
             raise RuntimeError(err[-2000:])
@@ -140,6 +142,7 @@ class Bench:
             acquired = [t for t, h in timeline if h == b.key]
             gaps.append(acquired[0] - released[-1])
             self.timed(b.cleanup)
+            print(f"lease.py: handoff {len(gaps)}: gap {gaps[-1] * 1000:.0f} ms", file=sys.stderr)
         return {"handoff_gap_s": gaps}
 
     # -- churn -------------------------------------------------------------------------
@@ -154,12 +157,18 @@ class Bench:
                     if done[0] >= cycles:
                         return
                     done[0] += 1
+                job = None
                 try:
                     job = self.job(profile)
                     self.timed(job.prepare)
-                    self.timed(job.cleanup)
                 except Exception as e:  # noqa: BLE001 - reported
                     errors.append(str(e)[-500:])
+                finally:
+                    if job is not None:  # the runner cleans up after every prepare attempt
+                        try:
+                            self.timed(job.cleanup)
+                        except Exception as e:  # noqa: BLE001 - reported
+                            errors.append(str(e)[-500:])
 
         with self.watch() as watch:
             t0 = time.perf_counter()

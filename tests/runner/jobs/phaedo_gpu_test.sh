@@ -6,7 +6,8 @@
 #
 # Needs the lease's environment (KUBECONFIG, PHAEDO_LEASE_NODE, PHAEDO_LEASE_NAMESPACE,
 # PHAEDO_LEASE_TOLERATION, PHAEDO_LEASE_NODE_SELECTOR, PHAEDO_LEASE_JOB) and kubectl on
-# PATH or in $KUBECTL. PHAEDO_HOLD_SECONDS keeps the node a while longer (tests).
+# PATH or in $KUBECTL. DEVICE_PLUGIN_IMAGE and WEBHOOK_IMAGE name the images the build
+# job pushed. PHAEDO_HOLD_SECONDS keeps the node a while longer (tests).
 # Prints "LEASE <node> <start> <end>" (epoch seconds) last, for the tests that check
 # that no two jobs held one node at the same time.
 set -euo pipefail
@@ -29,7 +30,7 @@ spec:
     spec:
       nodeSelector: $SEL
       tolerations: $TOL
-      containers: [{name: plugin, image: "registry.local/phaedo/device-plugin:$PHAEDO_LEASE_JOB"}]
+      containers: [{name: plugin, image: "${DEVICE_PLUGIN_IMAGE:-registry.local/phaedo/device-plugin:dev}"}]
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -42,7 +43,7 @@ spec:
     spec:
       nodeSelector: $SEL
       tolerations: $TOL
-      containers: [{name: webhook, image: "registry.local/phaedo/webhook:$PHAEDO_LEASE_JOB"}]
+      containers: [{name: webhook, image: "${WEBHOOK_IMAGE:-registry.local/phaedo/webhook:dev}"}]
 ---
 apiVersion: v1
 kind: Service
