@@ -7,7 +7,6 @@ Usage: demo_job.py BIN_DIR PROFILE   (scripts/demo passes both)
 import os
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,13 +45,7 @@ def render(trace: str) -> str:
 
 def main() -> int:
     bin_dir, profile = Path(sys.argv[1]), Path(sys.argv[2])
-    with open(REPO / "runner-config" / "config.toml.example", "rb") as f:
-        custom = tomllib.load(f)["runners"][0]["custom"]
-    settings = {k: ([a.replace("/etc/phaedo-executor/local.toml", str(profile)) for a in v]
-                    if isinstance(v, list) else
-                    v.replace("/usr/local/bin", str(bin_dir)) if isinstance(v, str) else v)
-                for k, v in custom.items()}
-    executor = harness.CustomExecutor(**settings)
+    executor = harness.example_executor("phaedo-local", bin_dir, profile)
     with FakeGitLab() as fake:
         job = fake.enqueue(SAMPLE_JOB)
         with harness.RunnerProcess(fake, executor, binary=harness.runner_binary()) as runner:

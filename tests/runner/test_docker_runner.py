@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import unittest
 from pathlib import Path
 
@@ -31,7 +30,6 @@ sys.path.insert(0, str(REPO / "tests" / "dockersandbox"))
 import docker_env  # noqa: E402
 from docker_env import IMAGE, docker, labelled  # noqa: E402
 
-EXAMPLE = REPO / "runner-config" / "config.toml.example"
 setUpModule = docker_env.require_daemon
 
 
@@ -55,15 +53,6 @@ def bridge_gateway():
     name = f"phaedo-test-gw-{docker_env.run_id()}"
     docker("network", "create", "--label", f"phaedo.io/test-run={docker_env.run_id()}", name)
     return gateway_of(name), name
-
-
-def nimbus_executor(bin_dir, profile_path):
-    """[runners.custom] of the nimbus entry of config.toml.example, pointed at the test."""
-    with open(EXAMPLE, "rb") as f:
-        runner = next(r for r in tomllib.load(f)["runners"] if r["name"] == "phaedo-nimbus")
-    text = json.dumps(runner["custom"]).replace("/usr/local/bin", str(bin_dir))
-    text = text.replace("/etc/phaedo-executor/nimbus.toml", str(profile_path))
-    return harness.CustomExecutor(**json.loads(text))
 
 
 class DockerRunnerTest(unittest.TestCase):
@@ -107,7 +96,7 @@ class DockerRunnerTest(unittest.TestCase):
                 f = {"image": {"name": IMAGE}, **load_fixture(f)}
                 deps = [jobs[i] for i in (dependencies or {}).get(len(jobs), [])]
                 jobs.append(fake.enqueue(f, dependencies=deps))
-            with harness.RunnerProcess(fake, nimbus_executor(self.bin_dir, self.profile), binary=self.runner_bin,
+            with harness.RunnerProcess(fake, harness.example_executor("phaedo-nimbus", self.bin_dir, self.profile), binary=self.runner_bin,
                                        shell="sh", max_builds=len(jobs)) as runner:
                 finals = [runner.wait_job(job, timeout=timeout) for job in jobs]
             self.assertEqual(fake.errors, [], "the fake noticed protocol violations")

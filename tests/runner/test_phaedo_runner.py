@@ -13,7 +13,6 @@ import shutil
 import tempfile
 import threading
 import time
-import tomllib
 import unittest
 from pathlib import Path
 
@@ -21,7 +20,6 @@ import harness
 from fake_gitlab import FakeGitLab
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "runner-config" / "config.toml.example"
 IN_CI = os.environ.get("CI") == "true"
 
 
@@ -31,22 +29,6 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
-
-
-def executor_from_example(bin_dir, profile_path):
-    """[runners.custom] of config.toml.example, pointed at this test's install and profile."""
-    with open(EXAMPLE, "rb") as f:
-        custom = tomllib.load(f)["runners"][0]["custom"]
-
-    def rewrite(value):
-        if isinstance(value, list):
-            return [rewrite(v) for v in value]
-        if isinstance(value, str):
-            value = value.replace("/usr/local/bin", str(bin_dir))
-            return value.replace("/etc/phaedo-executor/local.toml", str(profile_path))
-        return value
-
-    return harness.CustomExecutor(**{k: rewrite(v) for k, v in custom.items()})
 
 
 class PhaedoRunnerTest(unittest.TestCase):
@@ -81,7 +63,7 @@ class PhaedoRunnerTest(unittest.TestCase):
         return path
 
     def executor(self, profile=None):
-        return executor_from_example(self.bin_dir, profile or self.profile)
+        return harness.example_executor("phaedo-local", self.bin_dir, profile or self.profile)
 
     def run_jobs(self, *fixtures, mode="run-single", concurrent=1, timeout=90, profile=None, log_level="info"):
         with FakeGitLab() as fake:
