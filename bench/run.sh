@@ -6,6 +6,8 @@
 #   bench/run.sh                       # 15 runs each side, 10 sub-stages, breakdown
 #   bench/run.sh --runs 31             # more runs
 #   PHAEDO_BIN=/some/install/bin bench/run.sh   # benchmark programs installed elsewhere (no build)
+#   bench/run.sh host                  # host-sandbox stage programs: wall time, peak RSS
+#   bench/run.sh scoped                # scoped Docker API: cold-daemon rebuild, proxy cost
 #
 # Extra arguments go to docker_job.py (see bench/docker_job.py --help). Needs root
 # (the Docker socket) and a Docker daemon; Debian 12.
@@ -17,6 +19,19 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib/common.sh"
 if [ "${1:-}" = scoped ]; then
   shift
   exec "$PHAEDO_ROOT/bench/scoped_run.sh" "$@"
+fi
+
+# bench/run.sh host [args]: each stage program of a trivial host-sandbox job, wall
+# time and peak RSS (bench/host_stages.py; no Docker needed).
+if [ "${1:-}" = host ]; then
+  shift
+  ensure_packages time
+  if [ -z "${PHAEDO_BIN:-}" ]; then
+    build_and_install
+    PHAEDO_BIN="$PHAEDO_ROOT/build/install/bin"
+  fi
+  log "benchmarking $PHAEDO_BIN (host sandbox stages)"
+  exec python3 "$PHAEDO_ROOT/bench/host_stages.py" --bin "$PHAEDO_BIN" "$@"
 fi
 
 if [ -z "${PHAEDO_BIN:-}" ]; then

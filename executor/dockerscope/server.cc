@@ -141,7 +141,10 @@ void Server::run() {
 void Server::serve(Fd client_fd) {
   const int fd = client_fd.get();
   Conn client(std::move(client_fd));
-  while (!stopping_ && exchange(client)) {
+  {
+    Upstream upstream(*this);
+    while (!stopping_ && exchange(client, upstream)) {
+    }
   }
   std::lock_guard lock(mutex_);
   open_fds_.erase(fd);
@@ -157,7 +160,45 @@ Result<Conn> Server::connect_upstream() const {
   return Conn(std::move(fd).value());
 }
 
-bool Server::exchange(Conn& client) {
+Result<Conn*> Server::Upstream::get(bool& reused) {
+  reused = false;
+  if (conn_) {
+    // Between requests an idle connection has nothing to read: readable means the
+    // daemon closed it (or broke the protocol), so it is not used again.
+    pollfd p{conn_->fd(), POLLIN, 0};
+    if (!conn_->has_buffered() && ::poll(&p, 1, 0) == 0) {
+      reused = true;
+      return &*conn_;
+    }
+    drop();
+  }
+  Result<Conn> fresh = server_->connect_upstream();
+  if (!fresh) return fresh.error();
+  conn_.emplace(std::move(fresh).value());
+  server_->track(conn_->fd(), true);
+  return &*conn_;
+}
+
+void Server::Upstream::drop() {
+  if (!conn_) return;
+  server_->track(conn_->fd(), false);
+  conn_.reset();
+}
+
+Result<Conn*> Server::send_upstream(Upstream& upstream, const std::string& bytes) {
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    Result<Conn*> conn = upstream.get(reused);
+    if (!conn) return conn;
+    Status sent = (*conn)->write_all(bytes);
+    if (sent) return conn;
+    upstream.drop();
+    // Nothing of this request reached a daemon that had closed the connection.
+    if (!reused || attempt > 0) return sent.error();
+  }
+}
+
+bool Server::exchange(Conn& client, Upstream& upstream_slot) {
   Result<std::optional<std::string>> text = client.read_head();
   if (!text || !text->has_value()) return false;
   Result<RequestHead> head = parse_request_head(**text);
@@ -189,28 +230,30 @@ bool Server::exchange(Conn& client) {
     return !body_left || discard_body(client, *framing).ok();
   }
 
-  Result<Conn> upstream = connect_upstream();
-  if (!upstream) {
-    (void)client.write_all(error_answer(502, "upstream: " + upstream.error().message, true));
-    return false;
-  }
-  // Tracked so stop() can end a relay that waits on the daemon; untracked before
-  // `upstream` closes its fd (the guard is destroyed first).
-  struct Tracked {
-    Server* server;
-    int fd;
-    ~Tracked() { server->track(fd, false); }
-  } tracked{this, upstream->fd()};
-  track(upstream->fd(), true);
   RequestHead& out = plan->head;
   remove_header(out.headers, "Expect");
   if (!plan->body && read) plan->body = std::move(read);
-  if (plan->body) {
+  std::string request = [&] {
+    if (!plan->body) return serialize(out);
     remove_header(out.headers, "Transfer-Encoding");
     set_header(out.headers, "Content-Length", std::to_string(plan->body->size()));
-    if (!upstream->write_all(serialize(out) + *plan->body)) return false;
-  } else {
-    if (!upstream->write_all(serialize(out))) return false;
+    return serialize(out) + *plan->body;
+  }();
+  Result<Conn*> sent = send_upstream(upstream_slot, request);
+  if (!sent) {
+    (void)client.write_all(error_answer(502, "upstream: " + sent.error().message, true));
+    return false;
+  }
+  Conn* upstream = *sent;
+  // Any early return from here on leaves the upstream connection mid-exchange.
+  struct DropUnlessKept {
+    Upstream& slot;
+    bool keep = false;
+    ~DropUnlessKept() {
+      if (!keep) slot.drop();
+    }
+  } guard{upstream_slot};
+  if (!plan->body) {
     send_continue();
     if (!relay_body(client, *upstream, *framing)) return false;
   }
@@ -238,16 +281,17 @@ bool Server::exchange(Conn& client) {
     if (!client.write_all(serialize(*answer) + *body)) return false;
   } else {
     if (plan->finish) plan->finish(answer->status, "");
-    if (!client.write_all(serialize(*answer))) return false;
     if (raw) {
+      if (!client.write_all(serialize(*answer))) return false;
       // Hijacked (attach, exec start) or a raw stream: bytes both ways until both end.
       relay_both_ways(client, *upstream);
       return false;
     }
-    if (!relay_body(*upstream, client, *answer_framing, plan->observe)) return false;
+    if (!relay_body(*upstream, client, *answer_framing, plan->observe, serialize(*answer))) return false;
   }
-  const bool close = head->version == "HTTP/1.0" || header_has_token(head->headers, "Connection", "close") ||
-                     header_has_token(answer->headers, "Connection", "close");
+  const bool daemon_closes = answer->version == "HTTP/1.0" || header_has_token(answer->headers, "Connection", "close");
+  guard.keep = !daemon_closes;
+  const bool close = head->version == "HTTP/1.0" || header_has_token(head->headers, "Connection", "close") || daemon_closes;
   return !close;
 }
 

@@ -2,9 +2,11 @@
 // through the Gate and relays permitted ones to the daemon.
 //
 // One thread per client connection (the docker CLI opens a handful; attach and
-// exec hold one each for their lifetime). Each forwarded request gets its own
-// upstream connection, so a request is never sent on a connection the daemon has
-// already hijacked or closed. Bodies stream in both directions; hijacked
+// exec hold one each for their lifetime). Each client connection has at most one
+// upstream connection, opened at its first forwarded request and kept for the next
+// ones while both sides keep alive: it is dropped after a hijack, a raw stream, an
+// answer with "Connection: close" or any error, and not reused when the daemon has
+// closed it meanwhile (checked before each request). Bodies stream in both directions; hijacked
 // connections (101 Switching Protocols, or a raw stream without framing) become a
 // byte relay in both directions with half-closes passed on.
 //
@@ -21,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -58,9 +61,31 @@ class Server {
 
  private:
   Server(ServerOptions options, Gate& gate, RefusalLog log) : options_(std::move(options)), gate_(&gate), log_(std::move(log)) {}
+  // The upstream connection of one client connection; registered with the server
+  // while open, so stop() can end a relay that waits on the daemon.
+  class Upstream {
+   public:
+    explicit Upstream(Server& server) : server_(&server) {}
+    ~Upstream() { drop(); }
+    Upstream(const Upstream&) = delete;
+    Upstream& operator=(const Upstream&) = delete;
+    // The open connection if the daemon has not closed it, else a new one.
+    // `reused` says which.
+    Result<Conn*> get(bool& reused);
+    // Unregistered first, then closed: stop() never shuts down a reused fd number.
+    void drop();
+
+   private:
+    Server* server_;
+    std::optional<Conn> conn_;
+  };
+
   void serve(Fd client);
   // One request on `client`; false when the connection must end.
-  bool exchange(Conn& client);
+  bool exchange(Conn& client, Upstream& upstream);
+  // Sends the request head (and a body read whole) upstream; on a reused
+  // connection that turns out closed, once more on a new one.
+  Result<Conn*> send_upstream(Upstream& upstream, const std::string& bytes);
   Result<Conn> connect_upstream() const;
   void track(int fd, bool add);
 

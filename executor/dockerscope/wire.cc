@@ -9,11 +9,17 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
+#include <span>
 
 namespace phaedo::dockerscope {
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
+// A connection's read buffer starts at kFirstBuffer (heads and small bodies fit)
+// and doubles when less than kMinRead is free after compaction.
+constexpr std::size_t kFirstBuffer = 64 * 1024;
+constexpr std::size_t kMinRead = 16 * 1024;
 // A relay writes when this much is pending or before it would wait for input.
 constexpr std::size_t kCoalesce = 256 * 1024;
 
@@ -173,20 +179,22 @@ Result<BodyFraming> response_framing(const ResponseHead& head, std::string_view 
 // --- Conn -------------------------------------------------------------------
 
 Result<std::size_t> Conn::fill() {
-  if (pos_ > 0 && pos_ == buffer_.size()) {
-    buffer_.clear();
-    pos_ = 0;
+  if (pos_ == end_) pos_ = end_ = 0;
+  if (buffer_.size() - end_ < kMinRead) {
+    if (pos_ > 0) {  // move the unread bytes to the front
+      std::memmove(buffer_.data(), buffer_.data() + pos_, end_ - pos_);
+      end_ -= pos_;
+      pos_ = 0;
+    }
+    if (buffer_.size() - end_ < kMinRead) buffer_.resize(std::max(buffer_.size() * 2, end_ + kFirstBuffer));
   }
-  const std::size_t old = buffer_.size();
-  buffer_.resize(old + kChunk);
   for (;;) {
-    ssize_t n = ::recv(fd_.get(), buffer_.data() + old, kChunk, 0);
+    ssize_t n = ::recv(fd_.get(), buffer_.data() + end_, buffer_.size() - end_, 0);
     if (n >= 0) {
-      buffer_.resize(old + static_cast<std::size_t>(n));
+      end_ += static_cast<std::size_t>(n);
       return static_cast<std::size_t>(n);
     }
     if (errno == EINTR) continue;
-    buffer_.resize(old);
     return make_error(ErrorKind::io, std::string("recv: ") + std::strerror(errno));
   }
 }
@@ -194,29 +202,28 @@ Result<std::size_t> Conn::fill() {
 Result<std::optional<std::string>> Conn::read_head(std::size_t limit) {
   std::size_t scanned = 0;  // bytes after pos_ already searched (fill() may move pos_)
   for (;;) {
-    std::size_t from = pos_ + (scanned > 3 ? scanned - 3 : 0);
-    std::size_t end = buffer_.find("\r\n\r\n", from);
-    if (end != std::string::npos) {
-      std::string head = buffer_.substr(pos_, end - pos_);
-      pos_ = end + 4;
+    std::size_t from = scanned > 3 ? scanned - 3 : 0;
+    std::size_t end = unread().find("\r\n\r\n", from);
+    if (end != std::string_view::npos) {
+      std::string head(unread().substr(0, end));
+      pos_ += end + 4;
       return std::optional<std::string>(std::move(head));
     }
-    scanned = buffer_.size() - pos_;
+    scanned = end_ - pos_;
     if (scanned > limit) return bad("head longer than " + std::to_string(limit) + " bytes");
     Result<std::size_t> n = fill();
     if (!n) return n.error();
     if (*n == 0) {
-      if (buffer_.size() == pos_) return std::optional<std::string>();
+      if (end_ == pos_) return std::optional<std::string>();
       return make_error(ErrorKind::io, "http: connection closed inside a head");
     }
   }
 }
 
 Result<std::size_t> Conn::read_some(char* buffer, std::size_t capacity) {
-  if (pos_ == buffer_.size()) {
+  if (pos_ == end_) {
     // Large reads go straight to the caller's buffer: no copy for bulk bodies.
-    buffer_.clear();
-    pos_ = 0;
+    pos_ = end_ = 0;
     for (;;) {
       ssize_t n = ::recv(fd_.get(), buffer, capacity, 0);
       if (n >= 0) return static_cast<std::size_t>(n);
@@ -224,7 +231,7 @@ Result<std::size_t> Conn::read_some(char* buffer, std::size_t capacity) {
       return make_error(ErrorKind::io, std::string("recv: ") + std::strerror(errno));
     }
   }
-  std::size_t n = std::min(capacity, buffer_.size() - pos_);
+  std::size_t n = std::min(capacity, end_ - pos_);
   std::memcpy(buffer, buffer_.data() + pos_, n);
   pos_ += n;
   return n;
@@ -243,13 +250,13 @@ Status Conn::read_exact(char* buffer, std::size_t size) {
 
 Result<std::string> Conn::read_line(std::size_t limit) {
   for (;;) {
-    std::size_t end = buffer_.find("\r\n", pos_);
-    if (end != std::string::npos) {
-      std::string line = buffer_.substr(pos_, end - pos_);
-      pos_ = end + 2;
+    std::size_t end = unread().find("\r\n");
+    if (end != std::string_view::npos) {
+      std::string line(unread().substr(0, end));
+      pos_ += end + 2;
       return line;
     }
-    if (buffer_.size() - pos_ > limit) return bad("line longer than " + std::to_string(limit) + " bytes");
+    if (end_ - pos_ > limit) return bad("line longer than " + std::to_string(limit) + " bytes");
     Result<std::size_t> n = fill();
     if (!n) return n.error();
     if (*n == 0) return make_error(ErrorKind::io, "http: connection closed inside a chunked body");
@@ -273,9 +280,8 @@ void Conn::shutdown_write() {
 }
 
 std::string Conn::take_buffered() {
-  std::string rest = buffer_.substr(pos_);
-  buffer_.clear();
-  pos_ = 0;
+  std::string rest(unread());
+  pos_ = end_ = 0;
   return rest;
 }
 
@@ -290,7 +296,12 @@ template <typename Piece>
 Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
                  const std::function<Status(std::string_view)>& raw, const std::function<Status()>& idle = {}) {
   auto before_wait = [&](bool would_wait) -> Status { return would_wait && idle ? idle() : Status{}; };
-  std::string buffer(kChunk, '\0');
+  if (framing.kind == Framing::none || (framing.kind == Framing::length && framing.length == 0)) return {};
+  // Uninitialised and no larger than the body: a small answer costs a small buffer.
+  const std::size_t capacity =
+      framing.kind == Framing::length ? static_cast<std::size_t>(std::min<std::uint64_t>(framing.length, kChunk)) : kChunk;
+  std::unique_ptr<char[]> owner(new char[capacity]);
+  std::span<char> buffer(owner.get(), capacity);
   switch (framing.kind) {
     case Framing::none:
       return {};
@@ -361,10 +372,10 @@ Status walk_body(Conn& in, const BodyFraming& framing, Piece&& piece,
 
 }  // namespace
 
-Status relay_body(Conn& in, Conn& out, const BodyFraming& framing, const Observer& observe) {
-  // Writes are coalesced (a chunk's size line, data and CRLF go out in one send)
-  // but never held while the relay waits for more input: streams stay live.
-  std::string pending;
+Status relay_body(Conn& in, Conn& out, const BodyFraming& framing, const Observer& observe, std::string head) {
+  // Writes are coalesced (the head, a chunk's size line, data and CRLF go out in
+  // one send) but never held while the relay waits for more input: streams stay live.
+  std::string pending = std::move(head);
   auto flush = [&]() -> Status {
     if (pending.empty()) return {};
     Status s = out.write_all(pending);
@@ -411,7 +422,8 @@ void relay_both_ways(Conn& a, Conn& b) {
   if (b.has_buffered() && !a.write_all(b.take_buffered())) return;
   bool open[2] = {true, true};  // side i still sends
   Conn* side[2] = {&a, &b};
-  std::string buffer(kChunk, '\0');
+  std::unique_ptr<char[]> owner(new char[kChunk]);
+  std::span<char> buffer(owner.get(), kChunk);
   while (open[0] || open[1]) {
     // A side that reached EOF is polled for nothing but POLLHUP, which means the
     // socket is shut in both directions: nothing can flow through it any more.

@@ -90,18 +90,23 @@ class Conn {
   // Half-close: the peer reads EOF, this side can still read.
   void shutdown_write();
   // Bytes read from the socket but not consumed yet (handed over on a hijack).
-  [[nodiscard]] bool has_buffered() const { return pos_ < buffer_.size(); }
-  [[nodiscard]] std::size_t buffered() const { return buffer_.size() - pos_; }
+  [[nodiscard]] bool has_buffered() const { return pos_ < end_; }
+  [[nodiscard]] std::size_t buffered() const { return end_ - pos_; }
   // True when a whole line (CRLF) is buffered: read_line() will not wait.
-  [[nodiscard]] bool has_line() const { return buffer_.find("\r\n", pos_) != std::string::npos; }
+  [[nodiscard]] bool has_line() const { return unread().find("\r\n") != std::string_view::npos; }
   std::string take_buffered();
 
  private:
   Result<std::size_t> fill();
+  [[nodiscard]] std::string_view unread() const { return {buffer_.data() + pos_, end_ - pos_}; }
 
   Fd fd_;
+  // Bytes [pos_, end_) are read but not consumed. The buffer is allocated (and
+  // zeroed) once when it grows, not on every read: a small request costs no
+  // large memset.
   std::string buffer_;
   std::size_t pos_ = 0;
+  std::size_t end_ = 0;
 };
 
 // Sees payload bytes as they pass (after chunk decoding).
@@ -109,7 +114,10 @@ using Observer = std::function<void(std::string_view bytes)>;
 
 // Copies one body from `in` to `out` in the same framing, chunk by chunk.
 // `observe`, when set, sees the payload.
-Status relay_body(Conn& in, Conn& out, const BodyFraming& framing, const Observer& observe = {});
+// `head`, when given, is written first, in the same send as the first payload bytes
+// that are already at hand (never held while the relay waits for the peer).
+Status relay_body(Conn& in, Conn& out, const BodyFraming& framing, const Observer& observe = {},
+                  std::string head = {});
 // Reads a whole body; invalid_input when it is longer than `limit`.
 Result<std::string> read_body(Conn& in, const BodyFraming& framing, std::size_t limit);
 // Reads and drops a body (so a keep-alive connection can carry on).

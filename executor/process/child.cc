@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,16 @@ std::optional<ExitStatus> Child::try_wait() {
 void Child::signal_group(int sig) const {
   if (pid_ <= 0) return;
   if (::kill(-pid_, sig) != 0) ::kill(pid_, sig);
+}
+
+Fd Child::exit_notifier() const {
+  if (!running()) return Fd();
+#ifdef SYS_pidfd_open
+  // O_CLOEXEC is implied for pidfds.
+  return Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+#else
+  return Fd();
+#endif
 }
 
 Result<Child> spawn(const SpawnOptions& options) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fd.h"
 #include "core/result.h"
 
 namespace phaedo::process {
@@ -52,6 +53,11 @@ class Child {
   std::optional<ExitStatus> try_wait();
   // Sends `sig` to the child's process group.
   void signal_group(int sig) const;
+  // A descriptor that becomes readable when the leader exits (a pidfd), so a
+  // waiter can poll it next to other descriptors instead of sleeping. Invalid when
+  // the kernel has no pidfd_open (before 5.3) or the child is not running: poll
+  // with a timeout then.
+  [[nodiscard]] Fd exit_notifier() const;
 
  private:
   pid_t pid_ = -1;

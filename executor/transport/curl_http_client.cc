@@ -15,14 +15,6 @@
 namespace phaedo::transport {
 namespace {
 
-// curl_global_init is not thread-safe; run it once before the first handle.
-CURLcode global_init() {
-  static std::once_flag once;
-  static CURLcode code = CURLE_OK;
-  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return code;
-}
-
 // Per-call state the C callbacks reach through their user pointer.
 struct Transfer {
   const HttpRequest* request = nullptr;
@@ -41,7 +33,7 @@ std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user
   const std::size_t len = size * count;
   if (t->request->on_body) {
     long code = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl().easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300) {
       try {
         Status s = t->request->on_body(std::string_view(data, len));
@@ -117,7 +109,7 @@ class Setter {
   explicit Setter(CURL* easy) : easy_(easy) {}
   template <typename V>
   void operator()(CURLoption option, V value) {
-    CURLcode c = curl_easy_setopt(easy_, option, value);
+    CURLcode c = curl().easy_setopt(easy_, option, value);
     if (c != CURLE_OK && first_ == CURLE_OK) first_ = c;
   }
   void blob(CURLoption option, const std::string& pem) {
@@ -164,19 +156,17 @@ void unlock_share(CURL*, curl_lock_data data, void* user) {
 }  // namespace
 
 Result<std::unique_ptr<CurlHttpClient>> CurlHttpClient::create(CurlOptions options) {
-  if (CURLcode c = global_init(); c != CURLE_OK) {
-    return make_error(ErrorKind::internal, std::string("curl_global_init: ") + curl_easy_strerror(c));
-  }
+  if (Result<const CurlLibrary*> loaded = load_curl(); !loaded) return loaded.error();
   auto shared = std::make_unique<Shared>();
-  shared->share.reset(curl_share_init());
+  shared->share.reset(curl().share_init());
   if (!shared->share) return make_error(ErrorKind::internal, "curl_share_init failed");
   CURLSH* sh = shared->share.get();
-  curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, lock_share);
-  curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, unlock_share);
-  curl_share_setopt(sh, CURLSHOPT_USERDATA, &shared->locks);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl().share_setopt(sh, CURLSHOPT_LOCKFUNC, lock_share);
+  curl().share_setopt(sh, CURLSHOPT_UNLOCKFUNC, unlock_share);
+  curl().share_setopt(sh, CURLSHOPT_USERDATA, &shared->locks);
+  curl().share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl().share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl().share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   return std::unique_ptr<CurlHttpClient>(new CurlHttpClient(std::move(options), std::move(shared)));
 }
 
@@ -189,7 +179,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   const std::string what = std::string(to_string(request.method)) + " " + request.path;
   if (request.cancelled && request.cancelled()) return make_error(ErrorKind::cancelled, what + ": cancelled");
 
-  EasyHandle easy(curl_easy_init());
+  EasyHandle easy(curl().easy_init());
   if (!easy) return make_error(ErrorKind::internal, what + ": curl_easy_init failed");
   Transfer t;
   t.request = &request;
@@ -260,23 +250,23 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   set(CURLOPT_HTTPHEADER, headers.get());
   if (set.first_error() != CURLE_OK) {
     return make_error(ErrorKind::internal,
-                      what + ": curl_easy_setopt: " + curl_easy_strerror(set.first_error()));
+                      what + ": curl_easy_setopt: " + curl().easy_strerror(set.first_error()));
   }
 
   const auto started = std::chrono::steady_clock::now();
-  CURLcode code = curl_easy_perform(easy.get());
+  CURLcode code = curl().easy_perform(easy.get());
   if (code == CURLE_OK) {
-    curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &t.response.status);
+    curl().easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &t.response.status);
     return std::move(t.response);
   }
   if (t.callback_error) return *t.callback_error;
   if (t.cancelled) return make_error(ErrorKind::cancelled, what + ": cancelled");
-  std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(code);
+  std::string detail = errbuf[0] != '\0' ? errbuf : curl().easy_strerror(code);
   if (const auto* unix_socket = std::get_if<UnixSocketEndpoint>(&options_.endpoint);
       unix_socket && code == CURLE_COULDNT_CONNECT) {
     // curl names "localhost port 80" here; the socket and errno say more.
     long os_errno = 0;
-    curl_easy_getinfo(easy.get(), CURLINFO_OS_ERRNO, &os_errno);
+    curl().easy_getinfo(easy.get(), CURLINFO_OS_ERRNO, &os_errno);
     detail = "cannot connect to unix socket " + unix_socket->path +
              (os_errno != 0 ? std::string(": ") + std::strerror(static_cast<int>(os_errno)) : std::string());
   }

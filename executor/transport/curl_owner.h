@@ -4,6 +4,8 @@
 
 #include <curl/curl.h>
 
+#include "transport/curl_library.h"
+
 #include <utility>
 
 namespace phaedo::transport {
@@ -38,10 +40,10 @@ class CurlOwner {
 };
 
 inline void free_easy(CURL* h) {
-  curl_easy_cleanup(h);
+  curl().easy_cleanup(h);
 }
 inline void free_share(CURLSH* h) {
-  curl_share_cleanup(h);
+  curl().share_cleanup(h);
 }
 
 using EasyHandle = CurlOwner<CURL, free_easy>;
@@ -56,16 +58,18 @@ class HeaderList {
   HeaderList(HeaderList&& other) noexcept : head_(std::exchange(other.head_, nullptr)) {}
   HeaderList& operator=(HeaderList&& other) noexcept {
     if (this != &other) {
-      curl_slist_free_all(head_);
+      if (head_ != nullptr) curl().slist_free_all(head_);
       head_ = std::exchange(other.head_, nullptr);
     }
     return *this;
   }
-  ~HeaderList() { curl_slist_free_all(head_); }
+  ~HeaderList() {
+    if (head_ != nullptr) curl().slist_free_all(head_);
+  }
 
   // False when curl could not allocate; the list is unchanged then.
   [[nodiscard]] bool append(const char* line) {
-    curl_slist* next = curl_slist_append(head_, line);
+    curl_slist* next = curl().slist_append(head_, line);
     if (next == nullptr) return false;
     head_ = next;
     return true;

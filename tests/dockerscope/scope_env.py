@@ -78,7 +78,9 @@ def ensure_image():
         with open(os.path.join(root, "etc", "passwd"), "w") as f:
             f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
         tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
-        r = subprocess.run([DOCKER, "import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin", "-", IMAGE],
+        # The same image (and label) the other tiers import, whichever tier runs first.
+        r = subprocess.run([DOCKER, "import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
+                            "--change", "LABEL phaedo.io/test-fixture=busybox", "-", IMAGE],
                            input=tar, capture_output=True, env=_env("unix://" + HOST_SOCKET, _HOST_CONFIG))
         if r.returncode != 0 and host("image", "inspect", IMAGE, check=False).returncode != 0:
             raise AssertionError("cannot import %s: %s" % (IMAGE, r.stderr))

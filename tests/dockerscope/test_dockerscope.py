@@ -6,6 +6,7 @@ host is unchanged afterwards. TwoJobs: job A cannot see or touch job B's objects
 """
 import json
 import os
+import socket
 import tempfile
 import unittest
 
@@ -140,6 +141,116 @@ class Works(ScopeTest):
         code, body = self.proxy.curl("GET", "/v1.41/containers/json?all=1")
         self.assertEqual(code, 200)
         self.assertNotIn(self.foreign, body)
+
+
+class KeepAlive:
+    """One client connection to the proxy carrying one request after another (HTTP/1.1)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(30)
+        self.sock.connect(path)
+        self.rest = b""
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise AssertionError("the proxy closed a keep-alive connection")
+        self.rest += data
+
+    def _line(self):
+        while b"\r\n" not in self.rest:
+            self._fill()
+        line, self.rest = self.rest.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.rest) < n:
+            self._fill()
+        data, self.rest = self.rest[:n], self.rest[n:]
+        return data
+
+    def request(self, method, path, body=None):
+        """Returns (status, headers, body); the body read by its framing, the connection kept."""
+        data = b"" if body is None else body.encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: docker\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        self.sock.sendall(head.encode() + b"\r\n" + data)
+        status = int(self._line().split()[1])
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, v = line.decode().split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        payload = b""
+        if method == "HEAD" or status in (204, 304):
+            pass
+        elif "content-length" in headers:
+            payload = self._exact(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():
+                        pass
+                    break
+                payload += self._exact(size)
+                self._exact(2)
+        else:
+            raise AssertionError(f"{method} {path}: answer without framing on a keep-alive connection: {headers}")
+        return status, headers, payload
+
+
+class KeepAliveExchanges(ScopeTest):
+    def test_one_connection_carries_every_kind_of_answer(self):
+        # The proxy keeps one upstream connection per client connection while both keep
+        # alive: answers with and without bodies, refusals, 404s, streamed and buffered
+        # bodies and request bodies must not leave a byte behind for the next request.
+        c = KeepAlive(self.proxy.socket)
+        self.addCleanup(c.close)
+        name = RUN + "-keepalive"
+        self.addCleanup(host, "rm", "-f", name, check=False)
+        for _ in range(2):
+            status, headers, _ = c.request("HEAD", "/_ping")
+            self.assertEqual(status, 200)
+            self.assertIn("api-version", headers)
+        status, _, body = c.request("POST", "/v1.41/containers/create?name=" + name,
+                                    json.dumps({"Image": IMAGE, "Cmd": ["sh", "-c", "echo one; echo two"]}))
+        self.assertEqual(status, 201, body)
+        cid = json.loads(body)["Id"]
+        status, _, body = c.request("POST", "/v1.41/containers/create",
+                                    json.dumps({"Image": IMAGE, "Cmd": ["echo", MARK],
+                                                "HostConfig": {"Privileged": True}}))
+        self.assertEqual(status, 403, body)
+        self.assertIn(b"phaedo:", body)
+        status, _, body = c.request("GET", "/v1.41/containers/%s-nonexistent/json" % RUN)
+        self.assertEqual(status, 404, body)
+        status, _, body = c.request("POST", "/v1.41/containers/%s/start" % cid)
+        self.assertEqual(status, 204, body)
+        status, _, body = c.request("POST", "/v1.41/containers/%s/wait" % cid)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["StatusCode"], 0)
+        status, _, body = c.request("GET", "/v1.41/containers/%s/logs?stdout=1" % cid)
+        self.assertEqual(status, 200, body)
+        self.assertIn(b"one", body)
+        self.assertIn(b"two", body)
+        status, _, body = c.request("GET", "/v1.41/containers/json?all=1")
+        self.assertEqual(status, 200, body)
+        self.assertEqual([x["Id"] for x in json.loads(body)], [cid])
+        for _ in range(20):
+            status, _, body = c.request("GET", "/v1.41/containers/%s/json" % cid)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["Id"], cid)
+        status, _, body = c.request("DELETE", "/v1.41/containers/%s?force=1" % cid)
+        self.assertEqual(status, 204, body)
+        status, _, body = c.request("GET", "/v1.41/containers/json?all=1")
+        self.assertEqual((status, json.loads(body)), (200, []))
 
 
 class Escapes(ScopeTest):

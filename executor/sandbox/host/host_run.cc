@@ -107,9 +107,13 @@ protocol::Outcome HostSandbox::run(const std::string& script, const std::string&
   auto reap = [&] { reap_children(*child); };
 
   bool cancelled = false;
+  const Fd exited = child->exit_notifier();
   while (child->running()) {
-    pollfd pfd{CancelToken::fd(), POLLIN, 0};
-    ::poll(&pfd, CancelToken::fd() >= 0 ? 1 : 0, 50);
+    // The script's exit wakes this at once through the pidfd (a negative fd is
+    // ignored by poll); the timeout only paces the reaping of reparented orphans,
+    // and is the whole mechanism on a kernel without pidfds.
+    pollfd fds[2] = {{CancelToken::fd(), POLLIN, 0}, {exited.get(), POLLIN, 0}};
+    ::poll(fds, 2, exited.valid() ? 250 : 50);
     reap();
     if (child->running() && CancelToken::requested()) {
       cancelled = true;
