@@ -77,6 +77,8 @@ def ensure_image():
                 os.symlink("busybox", os.path.join(root, "bin", a))
         with open(os.path.join(root, "etc", "passwd"), "w") as f:
             f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        with open(os.path.join(root, "etc", "group"), "w") as f:
+            f.write("root:x:0:\nnogroup:x:65534:\n")
         tar = subprocess.run(["tar", "-C", root, "-c", "."], capture_output=True, check=True).stdout
         # The same image (and label) the other tiers import, whichever tier runs first.
         r = subprocess.run([DOCKER, "import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
