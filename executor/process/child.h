@@ -29,7 +29,8 @@ struct SpawnOptions {
   std::vector<std::string> argv;
   std::vector<std::string> envp;     // "K=V"
   std::string cwd;                   // empty: inherit
-  std::string cgroup_procs;          // path of a cgroup.procs file to join; empty: none
+  std::string cgroup_procs;          // path of a cgroup.procs file to join before exec (v1: through its
+                                     // sibling tasks file, see child.cc); empty: none
   bool new_process_group = true;
   bool null_stdin = true;            // the runner gives stages /dev/null; so do we
 };

@@ -295,6 +295,19 @@ TEST_F(CgroupTest, SpawnedChildJoinsTheCgroup) {
   EXPECT_TRUE(cg->remove().ok());
 }
 
+TEST_F(CgroupTest, SpawnFailsWhenTheCgroupIsGone) {
+  REQUIRE_CGROUP_OR_SKIP(root);
+  auto cg = Cgroup::create(root, "gone", 0);
+  ASSERT_TRUE(cg.ok()) << cg.error().message;
+  ASSERT_TRUE(cg->remove().ok());
+  SpawnOptions opts;
+  opts.argv = {"/bin/true"};
+  opts.cgroup_procs = cg->procs_file();
+  auto child = spawn(opts);
+  ASSERT_FALSE(child.ok()) << "a process that cannot be tracked must not run";
+  EXPECT_THAT(child.error().message, HasSubstr("join cgroup"));
+}
+
 TEST(CgroupAvailable, FalseForAMissingHierarchy) {
   EXPECT_FALSE(Cgroup::available("/nonexistent-phaedo-hierarchy/phaedo"));
 }
