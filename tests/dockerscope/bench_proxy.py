@@ -3,7 +3,8 @@
     PHAEDO_DOCKERSCOPE=/path/to/phaedo-dockerscope python3 bench_proxy.py [context MiB, default 1024] [runs, default 5]
 
 Prints the median of 50 `GET /containers/json` round trips on one keep-alive connection,
-the median of 50 `docker ps` runs (interleaved direct/proxy), and the wall time of
+the median of 200 `GET /_ping` on new connections, 200 interleaved pairs of `docker ps`
+runs (medians and the median of the paired differences), and the wall time of
 `docker build` of a context of random bytes through each socket (Dockerfile: FROM the
 offline busybox image + LABEL), `runs` times each, interleaved; medians and ratio.
 """
@@ -49,15 +50,42 @@ def round_trips(path, n=50):
     return statistics.median(times[5:])
 
 
-def cli_medians(sockets, cfgs, n=50):
-    """Median ms of `docker ps` through each socket, the sockets taking turns."""
-    times = [[] for _ in sockets]
-    for _ in range(n):
-        for i, (sock, cfg) in enumerate(zip(sockets, cfgs)):
+def new_connections(paths, n=200):
+    """Median ms of one `GET /_ping` on a new connection (connect, request, answer, close)
+    through each path, the paths taking turns."""
+    times = [[] for _ in paths]
+    for i in range(n + 5):
+        for j, path in enumerate(paths):
             t = time.perf_counter()
-            subprocess.run([DOCKER, "ps"], capture_output=True, check=True, env=_env("unix://" + sock, cfg))
-            times[i].append((time.perf_counter() - t) * 1000)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path)
+                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+                data = b""
+                while not data.endswith(b"OK"):  # the body of a ping answer
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            if i >= 5:
+                times[j].append((time.perf_counter() - t) * 1000)
     return [statistics.median(t) for t in times]
+
+
+def cli_overhead(sockets, cfgs, n=200):
+    """`docker ps` through each socket, n rounds, the order alternating each round.
+    Returns the median ms of each and the median of the paired differences (second
+    minus first): a process start of the CLI varies by milliseconds, a pair shares
+    the machine's state of the moment."""
+    times = [[] for _ in sockets]
+    for r in range(n + 3):
+        order = range(len(sockets)) if r % 2 == 0 else reversed(range(len(sockets)))
+        for i in order:
+            t = time.perf_counter()
+            subprocess.run([DOCKER, "ps"], capture_output=True, check=True, env=_env("unix://" + sockets[i], cfgs[i]))
+            if r >= 3:
+                times[i].append((time.perf_counter() - t) * 1000)
+    diffs = [b - a for a, b in zip(times[0], times[1])]
+    return statistics.median(times[0]), statistics.median(times[1]), statistics.median(diffs)
 
 
 def build_seconds(sock, cfg, ctx):
@@ -78,9 +106,11 @@ def main():
     try:
         print("GET /containers/json keep-alive, median of 50: direct %.3f ms, proxy %.3f ms"
               % (round_trips(HOST_SOCKET), round_trips(proxy.socket)))
-        direct_ps, proxy_ps = cli_medians([HOST_SOCKET, proxy.socket], [cfg, proxy.config])
-        print("docker ps, median of 50: direct %.1f ms, proxy %.1f ms (overhead %.1f ms)"
-              % (direct_ps, proxy_ps, proxy_ps - direct_ps))
+        print("GET /_ping on a new connection, median of 200: direct %.3f ms, proxy %.3f ms"
+              % tuple(new_connections([HOST_SOCKET, proxy.socket])))
+        direct_ps, proxy_ps, overhead = cli_overhead([HOST_SOCKET, proxy.socket], [cfg, proxy.config])
+        print("docker ps, 200 interleaved pairs: direct %.1f ms, proxy %.1f ms (medians); overhead, median of the"
+              " paired differences: %.2f ms" % (direct_ps, proxy_ps, overhead))
         with tempfile.TemporaryDirectory() as ctx:
             with open(os.path.join(ctx, "Dockerfile"), "w") as f:
                 f.write("FROM %s\nLABEL bench=%s\n" % (IMAGE, RUN))
