@@ -80,6 +80,9 @@ class Client {
   [[nodiscard]] const ApiVersion& api_version() const { return api_; }
   [[nodiscard]] const VersionInfo& daemon() const { return daemon_; }
 
+  // GET /info: the daemon's cgroup driver and version.
+  Result<SystemInfo> system_info();
+
   // --- images ---------------------------------------------------------------
   Result<ImageInfo> inspect_image(const std::string& reference);
   // POST /images/create?fromSrc=- with a tar rootfs from `tar`; returns the image id.

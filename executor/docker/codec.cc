@@ -160,6 +160,7 @@ json encode_host_config(const HostConfig& h) {
   if (h.rootfs == RootFs::read_only) j["ReadonlyRootfs"] = true;
   if (!h.tmpfs.empty()) j["Tmpfs"] = h.tmpfs;
   if (h.init == Init::docker_init) j["Init"] = true;
+  if (!h.cgroup_parent.empty()) j["CgroupParent"] = h.cgroup_parent;
   j["Privileged"] = false;
   j["AutoRemove"] = false;
   return j;
@@ -193,6 +194,7 @@ HostConfig decode_host_config(const json& j) {
   h.rootfs = get_bool(j, "ReadonlyRootfs", at) ? RootFs::read_only : RootFs::writable;
   h.tmpfs = get_string_map(j, "Tmpfs", at);
   h.init = get_bool(j, "Init", at) ? Init::docker_init : Init::none;
+  h.cgroup_parent = get_string(j, "CgroupParent", at);
   return h;
 }
 
@@ -226,6 +228,15 @@ Result<VersionInfo> decode_version(std::string_view body) {
     v.arch = get_string(j, "Arch");
     v.kernel_version = get_string(j, "KernelVersion");
     return v;
+  });
+}
+
+Result<SystemInfo> decode_system_info(std::string_view body) {
+  return decode(body, [](const json& j) {
+    SystemInfo info;
+    info.cgroup_driver = get_string(j, "CgroupDriver");
+    info.cgroup_version = get_string(j, "CgroupVersion");
+    return info;
   });
 }
 

@@ -23,6 +23,7 @@ std::string daemon_message(std::string_view body);
 std::string label_filter(const LabelFilter& labels);
 
 Result<VersionInfo> decode_version(std::string_view body);
+Result<SystemInfo> decode_system_info(std::string_view body);
 
 Result<ImageInfo> decode_image(std::string_view body);
 // The JSON-lines progress stream of an import: the new image id, or the daemon's

@@ -9,6 +9,11 @@ using transport::HttpRequest;
 using transport::HttpResponse;
 using transport::Method;
 
+Result<SystemInfo> Client::system_info() {
+  HttpRequest r = request(Method::get, "/info");
+  return send_decoded<SystemInfo>(r, codec::decode_system_info);
+}
+
 Result<ImageInfo> Client::inspect_image(const std::string& reference) {
   if (Status s = check_segment("image", reference, Slashes::allow); !s) return s.error();
   HttpRequest r = request(Method::get, "/images/" + reference + "/json");

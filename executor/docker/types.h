@@ -32,6 +32,12 @@ struct VersionInfo {
   std::string kernel_version;
 };
 
+// The parts of GET /info the driver uses.
+struct SystemInfo {
+  std::string cgroup_driver;   // "cgroupfs" or "systemd"
+  std::string cgroup_version;  // "1" or "2" ("" from daemons before API 1.40)
+};
+
 struct ImageInfo {
   std::string id;  // "sha256:…"
   std::vector<std::string> repo_tags;
@@ -74,6 +80,7 @@ struct HostConfig {
   RootFs rootfs = RootFs::writable;
   std::map<std::string, std::string> tmpfs;  // path → mount options, e.g. {"/tmp", "rw,size=64m"}
   Init init = Init::none;
+  std::string cgroup_parent;  // "" = the daemon's default; cgroupfs: a path like "/phaedo-docker/r1-j2"
 };
 
 struct ContainerSpec {

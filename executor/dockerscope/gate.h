@@ -28,6 +28,9 @@
 //    came from a registry (a shared base built or imported on this host).
 //  * The job's network (--network) replaces the default network of containers and
 //    builds; limits are per container, no larger than the job's, added when absent.
+//  * A job may not choose a cgroup parent; with the job's cgroup (--cgroup-parent,
+//    sandbox/docker/job_cgroup.h) every container and build gets that one, so the
+//    job's limits also hold for the sum of its containers.
 //
 // Errors of decide(), which the server turns into HTTP answers the docker CLI prints:
 //   rejected      → 403 {"message":"phaedo: <rule> refused: <detail>"}

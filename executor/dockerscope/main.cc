@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     app.add_option("--memory-swap", memory_swap, "The job's memory+swap limit in bytes (0: same as --memory)");
     app.add_option("--nano-cpus", nano_cpus, "The job's CPU limit in billionths of a CPU (0: none)");
     app.add_option("--pids", pids, "The job's pids limit per container (0: none)");
+    app.add_option("--cgroup-parent", o.scope.cgroup_parent,
+                   "The job's cgroup (cgroupfs path): parent of every container and build the job starts");
     app.add_option("--cap-allow", caps, "Capabilities a container may add (replaces Docker's default set)");
     app.add_option("--images", o.image_record, "State file of the images the job builds or tags");
     app.add_option("--log-file", o.log_file, "Admin log (JSON lines)");

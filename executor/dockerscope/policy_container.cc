@@ -277,6 +277,8 @@ Result<CreateBody> container_create(std::string_view text, const Scope& scope, O
                    internal::apply_limits(hc, scope.limits, internal::LimitMode::create)}) {
     if (!s) return s.error();
   }
+  // The job may not choose one (check_must_be_unset); the job's own is set here.
+  if (!scope.cgroup_parent.empty()) hc["CgroupParent"] = scope.cgroup_parent;
   out.body = body.dump();
   return out;
 }

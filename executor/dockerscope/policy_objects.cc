@@ -242,6 +242,7 @@ Status build_query(Target& target, const Scope& scope, Owner& owner) {
     if (!v) return v.error();
     if (v->has_value() && !(*v)->empty()) return refusal(rule, std::string(param) + "=" + **v);
   }
+  if (!scope.cgroup_parent.empty()) target.set_param("cgroupparent", scope.cgroup_parent);
   Result<std::optional<std::string>> version = one("version");
   if (!version) return version.error();
   if (version->value_or("1") != "1") return refusal("BuildKit", "version=" + **version + " (only the legacy builder is inspected)");

@@ -36,6 +36,10 @@ struct Scope {
   std::string runner_id;
   std::string network;    // the job's network, forced on containers that ask for the default; empty: none
   JobLimits limits;
+  // The job's cgroup (sandbox/docker/job_cgroup.h): forced as HostConfig.CgroupParent
+  // of every container and as cgroupparent of every build, so the limits also hold
+  // for the sum of them; empty: none (each container is limited alone).
+  std::string cgroup_parent;
   std::set<std::string> cap_allow = kDefaultCapabilities;  // upper case, without "CAP_"
 
   [[nodiscard]] docker::Labels labels() const {

@@ -245,6 +245,9 @@ Status read_docker(const toml::table* table, Profile& p) {
   if (d.api_socket_dir.size() < 2 || d.api_socket_dir.front() != '/') {
     return r.error("api_socket_dir", "must be an absolute path other than / (got \"" + d.api_socket_dir + "\")");
   }
+  if (!(s = r.choice("job_cgroup", d.job_cgroup, {{"auto", CgroupMode::automatic},
+                                                  {"required", CgroupMode::required},
+                                                  {"off", CgroupMode::off}}))) return s;
   return r.reject_unknown();
 }
 

@@ -59,6 +59,12 @@ struct DockerSettings {
   DockerApi api = DockerApi::none;
   std::string dockerscope_binary;            // empty: phaedo-dockerscope next to the stage program
   std::string api_socket_dir = "/var/run/phaedo";  // where the job's socket is mounted in the container
+  // job_cgroup: one cgroup per job (cgroup v1, cgroupfs driver) holding cpus, memory
+  // and pids_limit for the sum of the job's containers: the job container, its
+  // services and what it starts through the scoped API (sandbox/docker/job_cgroup.h).
+  // "auto": used where the daemon allows it, else each container is limited alone;
+  // "required": prepare fails where it cannot be used; "off": never.
+  CgroupMode job_cgroup = CgroupMode::automatic;
 };
 
 // lease = "kubernetes-node": one node of a Kubernetes cluster per job (see lease/).

@@ -97,6 +97,17 @@ class DockerProfile(Profile):
                     f'memory = "64m"\npids_limit = 64\ncpus = 1\n{docker_extra}\n')
 
 
+def job_cgroup_dirs(key, mount="/sys/fs/cgroup"):
+    """The job cgroup's directories (sandbox/docker/job_cgroup.h) in any v1 hierarchy."""
+    found = []
+    if os.path.isdir(mount):
+        for h in sorted(os.listdir(mount)):
+            d = os.path.join(mount, h, "phaedo-docker", key)
+            if not os.path.islink(os.path.join(mount, h)) and os.path.isdir(d):
+                found.append(d)
+    return found
+
+
 def labelled(kind, key):
     """Names of containers/networks/volumes labelled with job `key`."""
     flt = f"label=phaedo.io/job={key}"

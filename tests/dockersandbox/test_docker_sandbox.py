@@ -61,6 +61,7 @@ class DockerSandboxTest(unittest.TestCase):
     def assert_nothing_left(self, job):
         for kind in ("container", "network", "volume"):
             self.assertEqual(labelled(kind, job.key), [], f"{kind}s labelled with {job.key} remain")
+        self.assertEqual(docker_env.job_cgroup_dirs(job.key), [], "the job's cgroup remains")
 
 
 class Config(DockerSandboxTest):

@@ -90,7 +90,7 @@ def require_peers(*extra_problems):
 class ScopedProfile(Profile):
     """A docker-sandbox profile with docker_api = "scoped", state under `root`."""
 
-    def __init__(self, root, docker_extra="", memory="512m", runner_id=None):
+    def __init__(self, root, docker_extra="", memory="512m", runner_id=None, pids=256):
         self.root = root
         self.cgroup_root = None
         self.path = os.path.join(root, "profile.toml")
@@ -99,7 +99,7 @@ class ScopedProfile(Profile):
             f.write(f'name = "scoped"\nsandbox = "docker"\nshell = "sh"\nstate_dir = "{root}/state"\n'
                     f'kill_grace_ms = 1500\n{rid}'
                     f'[docker]\ndefault_image = "{CLI_IMAGE}"\npull_policy = "never"\n'
-                    f'memory = "{memory}"\npids_limit = 256\ncpus = 1\ndocker_api = "scoped"\n'
+                    f'memory = "{memory}"\npids_limit = {pids}\ncpus = 1\ndocker_api = "scoped"\n'
                     f'{docker_extra}\n')
 
     def scope_dir(self, key):
@@ -139,6 +139,7 @@ def leftovers(profile, key):
     left["proxy"] = proxy_pids(profile.state_dir, key)
     left["socket dir"] = [profile.scope_dir(key)] if os.path.exists(profile.scope_dir(key)) else []
     left["journal"] = [profile.journal(key)] if os.path.exists(profile.journal(key)) else []
+    left["job cgroup"] = docker_env.job_cgroup_dirs(key)
     return {k: v for k, v in left.items() if v}
 
 

@@ -20,6 +20,7 @@ import urllib.request
 import base64
 
 import scoped_env
+import docker_env  # after scoped_env, which puts tests/dockersandbox on the path
 import test_docker_sandbox
 from scoped_env import CLI_IMAGE, IMAGE, ScopedProfile, docker, image_present, leftovers, proxy_pids, run_id
 from runner_emulator import program
@@ -311,6 +312,64 @@ class Crash(ScopedTest):
         self.run_ok(job, f"docker run -d --name {job.key}-c {IMAGE} sleep 600 >/dev/null")
         for pid in proxy_pids(self.profile.state_dir, job.key):
             os.kill(pid, signal.SIGKILL)
+        self.cleanup_ok(job)
+
+
+class JobCgroup(ScopedTest):
+    """docker.job_cgroup: the profile's limits hold for the sum of the job's containers."""
+
+    # a: 40 sleeping processes. b: a second later (so no docker CLI of the job is starting
+    # threads then), 40 more, one line per fork; a shell that cannot fork exits, and b with
+    # it. Each container alone is within the per-container pids limit (64).
+    SCRIPT = (
+        "docker run -d --name {a} {image} sh -c 'for i in $(seq 40); do sleep 600 & done; echo a-started; wait'\n"
+        "i=0; until docker logs {a} 2>&1 | grep -q a-started; do i=$((i+1)); [ $i -lt 100 ] || exit 3; sleep 0.1; done\n"
+        "docker run -d --name {b} {image} sh -c "
+        "'sleep 1; for i in $(seq 40); do sleep 5 & echo b-forked $i; done; echo b-all-started; wait'\n"
+        "echo b-exit=$(docker wait {b})\n"
+        "docker inspect -f '{{{{.Name}}}} parent={{{{.HostConfig.CgroupParent}}}}' {a} {b}\n")
+
+    def run_pair(self, profile):
+        job = self.prepared_job(profile=profile)
+        a, b = f"{run_id()}-{job.key}-a", f"{run_id()}-{job.key}-b"
+        out = self.run_ok(job, self.SCRIPT.format(a=a, b=b, image=IMAGE), timeout=120)
+        in_a = len(docker("top", a).stdout.strip().splitlines()) - 1  # minus the header
+        b_log = docker("logs", b).stdout
+        forked = [int(line.split()[1]) for line in b_log.splitlines() if line.startswith("b-forked ")]
+        return job, out, in_a, b_log, max(forked, default=0)
+
+    def test_containers_started_by_the_job_share_its_limits(self):
+        profile = ScopedProfile(self.root, memory="256m", pids=64)
+        job, out, in_a, b_log, b_forked = self.run_pair(profile)
+        parent = f"/phaedo-docker/{job.key}"
+        self.assertIn(f"-a parent={parent}", out)
+        self.assertIn(f"-b parent={parent}", out)
+        info = json.loads(docker("inspect", f"phaedo-{job.key}").stdout)[0]
+        self.assertEqual(info["HostConfig"]["CgroupParent"], parent, "the job container is in the job's cgroup")
+
+        def read(hierarchy, name):
+            with open(f"/sys/fs/cgroup/{hierarchy}{parent}/{name}") as f:
+                return f.read().split()
+        self.assertEqual(read("memory", "memory.limit_in_bytes"), [str(256 << 20)])
+        self.assertEqual(read("cpu", "cpu.cfs_quota_us"), ["100000"])
+        self.assertEqual(read("pids", "pids.max"), ["64"])
+        # a holds its 41; the job container's processes count too; b gets what is left.
+        self.assertEqual(in_a, 41, out)
+        self.assertNotIn("b-all-started", b_log, "b started all its processes: the job's pids limit did not hold")
+        self.assertLess(b_forked, 40, b_log)
+        self.assertTrue(docker_env.job_cgroup_dirs(job.key))
+        self.cleanup_ok(job)  # also: no directory of the job cgroup left in any hierarchy
+
+    def test_without_the_job_cgroup_each_container_is_limited_alone(self):
+        # The control: with job_cgroup = "off" the same two containers both start everything.
+        profile = ScopedProfile(self.root, memory="256m", pids=64, docker_extra='job_cgroup = "off"')
+        job, out, in_a, b_log, b_forked = self.run_pair(profile)
+        self.assertEqual(in_a, 41, out)
+        self.assertIn("b-all-started", b_log)
+        self.assertEqual(b_forked, 40)
+        self.assertIn("b-exit=0", out)
+        self.assertIn("-a parent=\n", out + "\n")
+        self.assertEqual(docker_env.job_cgroup_dirs(job.key), [])
         self.cleanup_ok(job)
 
 

@@ -133,6 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadProfile{"kubernetes_template_without_job", "[kubernetes]\nnamespace_template = \"ci\"\n", {"kubernetes.namespace_template", "{job}"}},
         BadProfile{"kubernetes_unknown_key", "[kubernetes]\nnode = \"gpu-1\"\n", {"kubernetes.node", "unknown key"}},
         BadProfile{"docker_api_bad", "sandbox = \"docker\"\n[docker]\ndocker_api = \"host\"\n", {"docker.docker_api", "none, scoped", "\"host\""}},
+        BadProfile{"job_cgroup_bad", "sandbox = \"docker\"\n[docker]\njob_cgroup = \"yes\"\n", {"docker.job_cgroup", "auto, required, off", "\"yes\""}},
         BadProfile{"docker_api_needs_docker_sandbox", "[docker]\ndocker_api = \"scoped\"\n", {"docker.docker_api", "sandbox"}}),
     [](const ::testing::TestParamInfo<BadProfile>& param_info) { return std::string(param_info.param.label); });
 
@@ -159,6 +160,10 @@ TEST(Profile, ScopedDockerApi) {
   ASSERT_TRUE(p.ok()) << p.error().message;
   EXPECT_EQ(p->docker.api, DockerApi::scoped);
   EXPECT_EQ(p->docker.api_socket_dir, "/var/run/phaedo");
+  EXPECT_EQ(p->docker.job_cgroup, CgroupMode::automatic) << "the job's limits hold for its containers' sum by default";
+  auto off = parse_profile("sandbox = \"docker\"\n[docker]\njob_cgroup = \"off\"\n", "nimbus.toml");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(off->docker.job_cgroup, CgroupMode::off);
 }
 
 TEST(Profile, LoadMissingFileIsNotFound) {

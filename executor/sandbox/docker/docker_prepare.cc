@@ -8,6 +8,7 @@
 #include "protocol/job_response.h"
 #include "sandbox/docker/docker_sandbox.h"
 #include "sandbox/docker/image_policy.h"
+#include "sandbox/docker/job_cgroup.h"
 #include "sandbox/docker/registry.h"
 #include "sandbox/docker/scope_proxy.h"
 #include "sandbox/docker/scripts.h"
@@ -45,6 +46,28 @@ Status DockerSandbox::ensure_image(api::Client& docker, const protocol::JobRespo
   if (*auth) scope_.log.redactor().add((*auth)->password);
   scope_.log.job(log::Level::info, "pulling image " + image + (*auth ? " with credentials from " + (*auth)->source : ""));
   return pull_image(*http_, "/v" + docker.api_version().str(), ref, *auth, [] { return CancelToken::requested(); });
+}
+
+Status DockerSandbox::create_job_cgroup(api::Client& docker, journal::Journal& journal) {
+  const auto& d = scope_.profile.docker;
+  const JobCgroupLimits limits{d.memory_bytes, d.cpus, d.pids_limit};
+  if (d.job_cgroup == profile::CgroupMode::off || !limits.any()) return {};
+  JobCgroup cgroup(kCgroupMount, names_.key);
+  auto info = docker.system_info();
+  if (!info) return info.error();
+  if (auto why = cgroup.applicable(*info)) {
+    if (d.job_cgroup == profile::CgroupMode::required) {
+      return make_error(ErrorKind::invalid_input, "docker.job_cgroup = \"required\" but " + *why);
+    }
+    scope_.log.job(log::Level::info, "limits apply to each container, not to their sum: " + *why);
+    return {};
+  }
+  if (auto s = journal.intend(kCgroupKind, names_.key); !s) return s;
+  if (auto s = cgroup.create(limits); !s) return s.error().context("job cgroup: ");
+  if (auto s = journal.created(kCgroupKind, names_.key); !s) return s;
+  cgroup_parent_ = cgroup.docker_parent();
+  scope_.log.admin(log::Level::info, "created the job's cgroup", {{"cgroup_parent", cgroup_parent_}});
+  return {};
 }
 
 Status DockerSandbox::create_network(api::Client& docker, journal::Journal& journal, long long expires) {
@@ -113,6 +136,7 @@ void DockerSandbox::harden(api::HostConfig& h) const {
   }
   if (d.cpus) h.nano_cpus = static_cast<std::int64_t>(*d.cpus * 1e9);
   if (d.pids_limit) h.pids_limit = *d.pids_limit;
+  h.cgroup_parent = cgroup_parent_;
   h.cap_drop = {"ALL"};
   h.cap_add = d.cap_add;
   h.security_opt = {"no-new-privileges"};
@@ -195,13 +219,15 @@ Status DockerSandbox::prepare(journal::Journal& journal) {
     if (auto s = ensure_image(**docker, *job, service.image); !s) return s;
   }
 
+  if (auto s = create_job_cgroup(**docker, journal); !s) return s;
+
   long long timeout = job->timeout_seconds > 0 ? job->timeout_seconds : kDefaultTimeoutSeconds;
   long long expires = unix_now() + timeout + kExpiryMarginSeconds;
   if (auto s = create_network(**docker, journal, expires); !s) return s;
   if (auto s = create_volume(**docker, journal, expires); !s) return s;
   if (auto s = create_services(**docker, journal, *services, expires); !s) return s;
   if (d.api == profile::DockerApi::scoped) {
-    if (auto s = ScopeProxy(scope_, names_).start(journal); !s) return s;
+    if (auto s = ScopeProxy(scope_, names_).start(journal, cgroup_parent_); !s) return s;
   }
   if (auto s = create_container(**docker, journal, image->name, expires); !s) return s;
   scope_.log.job(log::Level::info, "using image " + image->name + " in container " + names_.container);

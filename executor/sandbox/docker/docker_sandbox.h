@@ -20,11 +20,16 @@
 //   then the images the job built or tagged; retrying transient errors with
 //   backoff on a fresh 30 s deadline; 404 counts as removed.
 //
+// docker.job_cgroup (job_cgroup.h): after the images, prepare journals and creates
+// the job's cgroup and every container of the job gets it as its cgroup parent;
+// teardown removes it after the containers.
+//
 // docker_api = "scoped": prepare starts the job's phaedo-dockerscope after the
 // services and before the job container, which gets its socket directory bound at
 // docker.api_socket_dir and DOCKER_HOST (and DOCKER_BUILDKIT=0) in its env.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -60,6 +65,11 @@ class DockerSandbox final : public Sandbox {
                          const std::vector<ServiceRequest>& services, long long expires);
   // Limits and hardening shared by the job and service containers.
   void harden(phaedo::docker::HostConfig& host) const;
+  // The job's cgroup (job_cgroup.h) as docker.job_cgroup says; sets cgroup_parent_.
+  Status create_job_cgroup(phaedo::docker::Client& docker, journal::Journal& journal);
+  // Removes it once the job's containers are gone (teardown).
+  void remove_job_cgroup(journal::Journal& journal, TeardownReport& report,
+                         std::chrono::steady_clock::time_point deadline);
   Status create_network(phaedo::docker::Client& docker, journal::Journal& journal, long long expires);
   Status create_volume(phaedo::docker::Client& docker, journal::Journal& journal, long long expires);
   Status create_container(phaedo::docker::Client& docker, journal::Journal& journal, const std::string& image,
@@ -75,6 +85,7 @@ class DockerSandbox final : public Sandbox {
 
   JobScope scope_;
   Names names_;
+  std::string cgroup_parent_;  // HostConfig.CgroupParent of the job's containers; empty: none
   std::unique_ptr<transport::CurlHttpClient> http_;
   std::optional<phaedo::docker::Client> cancellable_;
   std::optional<phaedo::docker::Client> steady_;

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "sandbox/docker/docker_sandbox.h"
+#include "sandbox/docker/job_cgroup.h"
 #include "sandbox/docker/scope_proxy.h"
 
 namespace phaedo::sandbox::docker {
@@ -36,6 +37,26 @@ Status DockerSandbox::remove_object(api::Client& docker, const std::string& kind
   }
   if (kind == kNetworkKind) return api::ignore_not_found(docker.remove_network(name));
   return api::ignore_not_found(docker.remove_volume(name, api::Force::yes));
+}
+
+void DockerSandbox::remove_job_cgroup(journal::Journal& journal, TeardownReport& report, Clock::time_point deadline) {
+  // Whether or not the journal says so: the directories are named by the job key.
+  const JobCgroup cgroup(kCgroupMount, names_.key);
+  const bool recorded = [&] {
+    for (const auto& record : journal.live()) {
+      if (record.kind == kCgroupKind) return true;
+    }
+    return false;
+  }();
+  if (!recorded && cgroup.existing().empty()) return;
+  // A container's own cgroup leaves a moment after the container: EBUSY passes.
+  Status s = with_retries(deadline, [&] { return cgroup.remove(); });
+  if (s && recorded) s = journal.removed(kCgroupKind, names_.key);
+  if (!s) {
+    report.failed.push_back(std::string(kCgroupKind) + " " + names_.key + ": " + s.error().message);
+  } else {
+    report.removed.push_back(std::string(kCgroupKind) + " " + cgroup.docker_parent());
+  }
 }
 
 TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
@@ -95,6 +116,7 @@ TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
 
   for (const auto& record : journal.live()) {
     if (record.kind == kScopeProcessKind || record.kind == kScopeDirKind) continue;  // the proxy's, below
+    if (record.kind == kCgroupKind) continue;  // once the containers are gone, below
     auto what = record.kind + " " + record.id;
     // Never follow a corrupt or foreign journal to somebody else's object.
     Status s = names_.owns(record.kind, record.id)
@@ -116,6 +138,7 @@ TeardownReport DockerSandbox::teardown(journal::Journal& journal) {
   sweep(
       kVolumeKind, names_.filter(), [&](const api::LabelFilter& f) { return d.list_volumes(f); },
       [](const api::VolumeInfo& v) { return v.name; });
+  remove_job_cgroup(journal, report, deadline);
   // Images last: a container of the job may have been using one.
   if (proxy.remove_images(*http_, "/v" + d.api_version().str(), report)) proxy.remove_dir(journal, report);
   return report;

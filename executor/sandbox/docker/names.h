@@ -49,6 +49,7 @@ struct Names {
   // journal is never followed to somebody else's object.
   [[nodiscard]] bool owns(const std::string& kind, const std::string& name) const {
     if (kind == kNetworkKind) return name == network;
+    if (kind == "cgroup") return name == key;  // job_cgroup.h
     if (kind == kVolumeKind) return name == volume;
     if (kind == kContainerKind) return name == container;
     if (kind == kServiceKind) {

@@ -70,7 +70,7 @@ Result<std::string> ScopeProxy::binary() const {
   return path;
 }
 
-std::vector<std::string> ScopeProxy::argv(const std::string& binary) const {
+std::vector<std::string> ScopeProxy::argv(const std::string& binary, const std::string& cgroup_parent) const {
   const auto& d = scope_.profile.docker;
   std::vector<std::string> a = {binary,          "--socket=" + paths_.socket, "--socket-mode", "0666",
                                 "--upstream",    d.socket,                    "--job",         names_.key,
@@ -82,6 +82,7 @@ std::vector<std::string> ScopeProxy::argv(const std::string& binary) const {
   if (d.cpus) a.insert(a.end(), {"--nano-cpus", std::to_string(static_cast<std::int64_t>(*d.cpus * 1e9))});
   if (d.pids_limit) a.insert(a.end(), {"--pids", std::to_string(*d.pids_limit)});
   for (const auto& cap : d.cap_add) a.insert(a.end(), {"--cap-allow", cap});
+  if (!cgroup_parent.empty()) a.insert(a.end(), {"--cgroup-parent", cgroup_parent});
   return a;
 }
 
@@ -104,11 +105,11 @@ Status ScopeProxy::make_dir(journal::Journal& journal) {
   return journal.created(kScopeDirKind, paths_.dir);
 }
 
-Status ScopeProxy::start(journal::Journal& journal) {
+Status ScopeProxy::start(journal::Journal& journal, const std::string& cgroup_parent) {
   auto program = binary();
   if (!program) return program.error();
   if (auto s = make_dir(journal); !s) return s;
-  auto helper = spawn_detached(argv(*program), paths_.log, [&](const ProcessIdentity& who) {
+  auto helper = spawn_detached(argv(*program, cgroup_parent), paths_.log, [&](const ProcessIdentity& who) {
     return journal.intend(kScopeProcessKind, std::to_string(who.pid), {{"start", who.start}, {"socket", paths_.socket}});
   });
   if (!helper) return helper.error().context("phaedo-dockerscope: ");

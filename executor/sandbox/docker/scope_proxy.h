@@ -55,8 +55,9 @@ class ScopeProxy {
   [[nodiscard]] std::string docker_host() const;
 
   // Makes the directory, starts the proxy detached and waits (10 s) for its /_ping.
-  // The job's network must exist.
-  Status start(journal::Journal& journal);
+  // The job's network must exist. `cgroup_parent` (job_cgroup.h), when not empty,
+  // is forced on every container and build the job starts.
+  Status start(journal::Journal& journal, const std::string& cgroup_parent);
 
   void stop(journal::Journal& journal, TeardownReport& report);
   // `api` is the daemon's version prefix, e.g. "/v1.41". False when something
@@ -67,7 +68,7 @@ class ScopeProxy {
 
  private:
   Result<std::string> binary() const;
-  std::vector<std::string> argv(const std::string& binary) const;
+  std::vector<std::string> argv(const std::string& binary, const std::string& cgroup_parent) const;
   Status make_dir(journal::Journal& journal);
   Status wait_ready(pid_t pid);
 
