@@ -8,6 +8,7 @@
 #include "journal/atomic_file.h"
 #include "lease/lease.h"
 #include "process/cgroup.h"
+#include "sandbox/docker/job_cgroup.h"
 #include "transport/curl_http_client.h"
 
 namespace phaedo::admin {
@@ -51,12 +52,36 @@ Check cgroup_usable(const profile::Profile& p) {
               (required ? "" : ": jobs are tracked by process group only (daemonised children can escape)")};
 }
 
-Check docker_reachable(const profile::Profile& p) {
+// The daemon check, and with it whether the job's limits can hold for the sum of
+// its containers (sandbox/docker/job_cgroup.h).
+std::vector<Check> docker_checks(const profile::Profile& p) {
   auto http = transport::CurlHttpClient::create({transport::UnixSocketEndpoint{p.docker.socket}});
-  if (!http) return {"docker", false, http.error().message};
+  if (!http) return {{"docker", false, http.error().message}};
   auto client = docker::Client::connect(**http);
-  if (!client) return {"docker", false, "docker.socket " + p.docker.socket + ": " + client.error().message};
-  return {"docker", true, p.docker.socket + " answers, API " + client->api_version().str() + ", engine " + client->daemon().version};
+  if (!client) return {{"docker", false, "docker.socket " + p.docker.socket + ": " + client.error().message}};
+  std::vector<Check> checks{
+      {"docker", true, p.docker.socket + " answers, API " + client->api_version().str() + ", engine " + client->daemon().version}};
+  const auto mode = p.docker.job_cgroup;
+  if (mode == profile::CgroupMode::off) {
+    checks.push_back({"job_cgroup", true, "off: each container is limited alone"});
+    return checks;
+  }
+  auto info = client->system_info();
+  if (!info) {
+    checks.push_back({"job_cgroup", false, "GET /info: " + info.error().message});
+    return checks;
+  }
+  const sandbox::docker::JobCgroup probe(sandbox::docker::kCgroupMount, "<job>");
+  if (auto why = probe.applicable(*info)) {
+    const bool required = mode == profile::CgroupMode::required;
+    checks.push_back({"job_cgroup", !required,
+                      (required ? "required but " : "not available, each container is limited alone: ") + *why});
+  } else {
+    checks.push_back({"job_cgroup", true,
+                      "limits hold for the sum of a job's containers (" + std::string(sandbox::docker::kCgroupMount) +
+                          "/{memory,cpu,pids}" + probe.docker_parent() + ")"});
+  }
+  return checks;
 }
 
 }  // namespace
@@ -68,7 +93,9 @@ std::vector<Check> doctor(const profile::Profile& p, const Environment& env) {
   checks.push_back(state_dir_writable(p));
   checks.push_back(shell_present(p, env));
   if (p.sandbox == profile::SandboxKind::host) checks.push_back(cgroup_usable(p));
-  if (p.sandbox == profile::SandboxKind::docker) checks.push_back(docker_reachable(p));
+  if (p.sandbox == profile::SandboxKind::docker) {
+    for (Check& c : docker_checks(p)) checks.push_back(std::move(c));
+  }
   if (p.lease == profile::LeaseKind::kubernetes_node) {
     auto k = lease::check(p.kubernetes);
     checks.push_back({"kubernetes", k.ok(), k ? *k : k.error().message});

@@ -4,6 +4,7 @@ gitlab-runner calls them (runner_emulator.py), against the real Docker daemon.""
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -11,7 +12,7 @@ import unittest
 
 import docker_env
 from docker_env import DockerProfile, docker, labelled, run_id
-from runner_emulator import Job, job_payload, terminate_group, wait_for_file
+from runner_emulator import Job, job_payload, program, terminate_group, wait_for_file
 
 setUpModule = docker_env.require_daemon
 tearDownModule = docker_env.remove_run_leftovers
@@ -160,6 +161,27 @@ class Limits(DockerSandboxTest):
         job = self.prepared_job()
         rc, _, err = job.run("i=0; while [ $i -lt 300 ]; do sleep 60 & i=$((i+1)); done; wait", timeout=120)
         self.assertEqual(rc, 1, err)
+        rc, _, err = job.cleanup()
+        self.assertEqual(rc, 0, err)
+        self.assert_nothing_left(job)
+
+
+    def test_job_cgroup_holds_the_limits_of_the_job_and_doctor_reports_it(self):
+        info = docker("info", "--format", "{{.CgroupDriver}} {{.CgroupVersion}}").stdout.split()
+        usable = info == ["cgroupfs", "1"]
+        job = self.prepared_job()
+        container = json.loads(docker("inspect", self.container(job)).stdout)[0]
+        parent = f"/phaedo-docker/{job.key}"
+        self.assertEqual(container["HostConfig"]["CgroupParent"], parent if usable else "")
+        if usable:
+            with open(f"/sys/fs/cgroup/memory{parent}/memory.limit_in_bytes") as f:
+                self.assertEqual(int(f.read()), 64 << 20)
+            with open(f"/sys/fs/cgroup/pids{parent}/pids.max") as f:
+                self.assertEqual(f.read().strip(), "64")
+        r = subprocess.run([program("phaedo-admin"), "--profile", self.profile.path, "doctor"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ok    job_cgroup: " + ("limits hold for the sum" if usable else "not available"), r.stdout)
         rc, _, err = job.cleanup()
         self.assertEqual(rc, 0, err)
         self.assert_nothing_left(job)
