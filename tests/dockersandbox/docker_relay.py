@@ -28,6 +28,7 @@ class DockerRelay:
         self._trigger = None
         self._down_until = None
         self._closed = False
+        self.accepted = 0  # connections accepted so far
 
     def start(self):
         with self._lock:
@@ -52,6 +53,7 @@ class DockerRelay:
             upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             upstream.connect(self.target)
             with self._lock:
+                self.accepted += 1
                 self._conns.update((client, upstream))
             threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
@@ -77,6 +79,16 @@ class DockerRelay:
                 except OSError:
                     pass
             src.close()  # the other direction's thread closes dst
+
+    def cut_all(self):
+        """Cuts every open connection (as a daemon restart would); new ones are accepted."""
+        with self._lock:
+            for c in self._conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._conns.clear()
 
     def _outage(self, seconds):
         start = time.monotonic()

@@ -93,7 +93,7 @@ def ensure_image():
 class Proxy:
     """One job's phaedo-dockerscope on a temp socket, and the docker CLI pointed at it."""
 
-    def __init__(self, job, extra=()):
+    def __init__(self, job, extra=(), upstream=HOST_SOCKET):
         self.job = job
         self.dir = tempfile.mkdtemp(prefix="phaedo-scope-")
         self.socket = os.path.join(self.dir, "docker.sock")
@@ -107,7 +107,7 @@ class Proxy:
         host("network", "create", "--label", "phaedo.io/job=" + job, "--label", TEST_LABEL + "=" + RUN,
              self.network)
         self.proc = subprocess.Popen(
-            [PROXY, "--socket", self.socket, "--socket-mode", "0666", "--upstream", HOST_SOCKET, "--job", job,
+            [PROXY, "--socket", self.socket, "--socket-mode", "0666", "--upstream", upstream, "--job", job,
              "--runner", RUN, "--images", self.images, "--network", self.network, *extra],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10

@@ -7,10 +7,15 @@ host is unchanged afterwards. TwoJobs: job A cannot see or touch job B's objects
 import json
 import os
 import socket
+import sys
 import tempfile
+import time
 import unittest
 
 from scope_env import IMAGE, RUN, TEST_LABEL, Proxy, host, require_daemon
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dockersandbox"))
+from docker_relay import DockerRelay  # noqa: E402
 
 MARK = RUN + "-mark"  # in the command of every container an escape attempt would create
 
@@ -251,6 +256,42 @@ class KeepAliveExchanges(ScopeTest):
         self.assertEqual(status, 204, body)
         status, _, body = c.request("GET", "/v1.41/containers/json?all=1")
         self.assertEqual((status, json.loads(body)), (200, []))
+
+
+class UpstreamReuse(unittest.TestCase):
+    """The proxy's upstream connection, through a relay in front of the real daemon that
+    counts connections and can cut them all (as a daemon restart does)."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_daemon(cls)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="phaedo-relay-")
+        self.relay = DockerRelay(os.path.join(self.dir, "relay.sock")).start()
+        self.addCleanup(self.relay.stop)
+        self.proxy = Proxy(RUN + "-reuse", upstream=self.relay.path)
+        self.addCleanup(self.proxy.cleanup)
+        self.addCleanup(self.proxy.stop)
+
+    def test_one_upstream_connection_per_client_connection_and_a_new_one_after_a_cut(self):
+        c = KeepAlive(self.proxy.socket)
+        self.addCleanup(c.close)
+        before = self.relay.accepted
+        for path in ("/_ping", "/v1.41/containers/json", "/_ping", "/v1.41/containers/json"):
+            status, _, body = c.request("GET", path)
+            self.assertEqual(status, 200, body)
+        self.assertEqual(self.relay.accepted - before, 1, "four requests of one client connection: one upstream")
+        self.relay.cut_all()
+        time.sleep(0.2)
+        for path in ("/v1.41/containers/json", "/_ping"):
+            status, _, body = c.request("GET", path)
+            self.assertEqual(status, 200, f"after the daemon closed the connection: {body!r}")
+        self.assertEqual(self.relay.accepted - before, 2, "a closed upstream connection is replaced, once")
+        other = KeepAlive(self.proxy.socket)
+        self.addCleanup(other.close)
+        self.assertEqual(other.request("GET", "/_ping")[0], 200)
+        self.assertEqual(self.relay.accepted - before, 3, "another client connection gets its own")
 
 
 class Escapes(ScopeTest):
