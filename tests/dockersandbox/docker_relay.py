@@ -83,24 +83,22 @@ class DockerRelay:
     def cut_all(self):
         """Cuts every open connection (as a daemon restart would); new ones are accepted."""
         with self._lock:
-            for c in self._conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._conns.clear()
+            self._cut_locked()
+
+    def _cut_locked(self):
+        for c in self._conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._conns.clear()
 
     def _outage(self, seconds):
         start = time.monotonic()
         with self._lock:
             self._listener.close()
             os.unlink(self.path)
-            for c in self._conns:
-                try:
-                    c.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._conns.clear()
+            self._cut_locked()
 
         def back():
             time.sleep(seconds)
