@@ -103,8 +103,10 @@ class DockerRelay:
         def back():
             time.sleep(seconds)
             if not self._closed:
-                self.start()
+                # Recorded before listening again: a client may finish the moment it can
+                # connect, and must then find the outage on record.
                 self.outages.append((start, time.monotonic()))
+                self.start()
 
         threading.Thread(target=back, daemon=True).start()
 
