@@ -10,6 +10,7 @@ exercised by tests/runner; this emulator lets protocol rules be tested one by
 one, quickly, including the situations a real runner only produces by accident.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -28,12 +29,32 @@ def program(name):
     return path
 
 
+_CGROUP_ROOTS = set()  # the per-process cgroup roots of Profile, removed at exit
+
+
+@atexit.register
+def _remove_cgroup_roots():
+    """The test process's cgroup root, once its jobs' cgroups are gone (a cleanup that
+    still runs may take a moment); a job cgroup still there is left for the test to show."""
+    for root in _CGROUP_ROOTS:
+        deadline = time.monotonic() + 3
+        while os.path.isdir(root):
+            try:
+                os.rmdir(root)
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+
+
 class Profile:
     """A throw-away host-sandbox profile whose state lives under `root`."""
 
     def __init__(self, root, extra="", host_extra="", cgroup_root=None):
         self.root = root
         self.cgroup_root = cgroup_root or f"/sys/fs/cgroup/pids/phaedo-test-{os.getpid()}"
+        if cgroup_root is None:
+            _CGROUP_ROOTS.add(self.cgroup_root)
         self.path = os.path.join(root, "profile.toml")
         with open(self.path, "w") as f:
             f.write(f'name = "test"\nsandbox = "host"\nstate_dir = "{root}/state"\n'

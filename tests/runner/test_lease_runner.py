@@ -217,6 +217,15 @@ class Crash(LeaseRunnerTest):
         self.assertEqual(held["spec"]["holderIdentity"], key)
         return key
 
+    def release_dead_job(self, key, profile, cluster_before, host_side_left=True):
+        """The killed job's host side (journal, cgroup) stays until the job's own expiry
+        (timeout + 15 min); `release` removes it now, and leaves the cluster alone."""
+        self.assertEqual(os.path.isdir(os.path.join(self.cgroup_root, key)), host_side_left)
+        rel = self.admin("release", key, profile=profile)
+        self.assertEqual(rel.returncode, 0, rel.stdout + rel.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.cgroup_root, key)), "the dead job's cgroup remains")
+        self.assertEqual(cluster_state(), cluster_before)
+
     def node_taints(self, node="gpu-node-1"):
         taints = lease_env.items("nodes", "--field-selector", f"metadata.name={node}")[0]["spec"].get("taints", [])
         return [t for t in taints if t["key"] == TAINT_KEY]
@@ -236,6 +245,7 @@ class Crash(LeaseRunnerTest):
         self.assertIn("gpu-node-1", reap.stdout + reap.stderr)
         self.assertEqual(self.node_taints(), [])
         self.assertEqual(cluster_state(), before)
+        self.release_dead_job(key, profile, before)
 
     def test_the_next_job_takes_the_node_over_after_finishing_the_dead_jobs_teardown(self):
         before = cluster_state()
@@ -249,6 +259,9 @@ class Crash(LeaseRunnerTest):
         self.assertIn("tensorflow-gpu Succeeded on gpu-node-1", job.trace_text)
         self.assertIn(dead, job.trace_text)  # the wait lines name the expired holder
         self.assertEqual(cluster_state(), before)
+        # The next job got the same key (a new fake GitLab numbers jobs from 1000 again), so
+        # its prepare already removed the dead one's leftovers; release is then a no-op.
+        self.release_dead_job(dead, profile, before, host_side_left=False)
 
 
 if __name__ == "__main__":
