@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "protocol"))
 import docker_env  # noqa: E402
 import registry_env  # noqa: E402
 from docker_env import IMAGE, docker, run_id  # noqa: E402
-from runner_emulator import Profile  # noqa: E402
+from runner_emulator import Profile, pid_alive, process_files  # noqa: E402
 
 CLI_IMAGE = "phaedo-test/docker-cli:1"
 DOCKER_CLI = "/usr/bin/docker"
@@ -113,20 +113,7 @@ def scope_dir(state_dir, key):
 def proxy_pids(state_dir, key):
     """Live phaedo-dockerscope processes serving job `key` (found by their --socket argument)."""
     marker = ("--socket=" + os.path.join(scope_dir(state_dir, key), "sock", "docker.sock")).encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in args and state != "Z":
-            pids.append(int(entry))
-    return pids
+    return [pid for pid, cmdline in process_files() if marker in cmdline.split(b"\0") and pid_alive(pid)]
 
 
 def labelled_images(key):

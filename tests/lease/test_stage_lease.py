@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "protocol"))
 sys.path.insert(0, os.path.join(REPO, "tests", "cluster"))
 
-from runner_emulator import Job, Profile, job_payload, program  # noqa: E402
+from runner_emulator import Job, Profile, job_payload, process_files, program  # noqa: E402
 from smoke_test import DOWN_SH, UP_SH, find_binaries, parse_env_file  # noqa: E402
 
 CLUSTER = {}
@@ -98,18 +98,8 @@ def lease(node):
 
 
 def renewer_pids(key):
-    pids = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"lease-renew" in args and key.encode() in args:
-            pids.append(int(pid))
-    return pids
+    return [pid for pid, cmdline in process_files()
+            if b"lease-renew" in (args := cmdline.split(b"\0")) and key.encode() in args]
 
 
 class LeaseStageTest(unittest.TestCase):

@@ -196,6 +196,19 @@ def terminate_group(proc, grace=None):
             proc.wait()
 
 
+def process_files(where="cmdline"):
+    """(pid, contents of /proc/<pid>/<where>) for every process but this one; processes
+    that end while being read are left out."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/{where}", "rb") as f:
+                yield int(entry), f.read()
+        except OSError:
+            continue
+
+
 def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lease"))
 import test_stage_lease as lease_env  # noqa: E402  (cluster start/stop, kubectl, cluster_state)
 from test_stage_lease import CLUSTER, cluster_state, kubectl, lease, renewer_pids  # noqa: E402
+from runner_emulator import process_files  # noqa: E402
 
 setUpModule = lease_env.setUpModule
 tearDownModule = lease_env.tearDownModule
@@ -44,16 +45,7 @@ TAINT_KEY = "phaedo.dev/lease"
 
 
 def processes_with(needle: bytes, where: str = "cmdline"):
-    pids = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                with open(f"/proc/{pid}/{where}", "rb") as f:
-                    if needle in f.read():
-                        pids.append(int(pid))
-            except OSError:
-                pass
-    return pids
+    return [pid for pid, data in process_files(where) if needle in data]
 
 
 class LeaseRunnerTest(unittest.TestCase):

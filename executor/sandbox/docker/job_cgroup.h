@@ -8,7 +8,7 @@
 // container of the job gets it as HostConfig.CgroupParent (the proxy forces it on
 // the containers and builds the job starts), so the kernel counts them together.
 //
-// Journaled as kind "cgroup", id the job key, before the first directory exists.
+// Journaled as kCgroupKind (names.h), id the job key, before the first directory exists.
 // The daemon creates the other hierarchies' directories (cpuset, devices, …) for
 // the containers' sake and removes only the containers' own; remove() takes the
 // job's directory out of every v1 hierarchy once no container is left in it.
@@ -28,7 +28,6 @@
 
 namespace phaedo::sandbox::docker {
 
-inline constexpr const char* kCgroupKind = "cgroup";
 inline constexpr const char* kJobCgroupParent = "phaedo-docker";
 inline constexpr const char* kCgroupMount = "/sys/fs/cgroup";
 

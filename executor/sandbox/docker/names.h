@@ -20,6 +20,7 @@ inline constexpr const char* kCacheLabel = "phaedo.io/cache";
 inline constexpr const char* kOriginLabel = "phaedo.io/origin";
 
 // Journal record kinds, in creation order.
+inline constexpr const char* kCgroupKind = "cgroup";  // the job's cgroup (job_cgroup.h), id: the key
 inline constexpr const char* kNetworkKind = "network";
 inline constexpr const char* kVolumeKind = "volume";
 inline constexpr const char* kServiceKind = "service";  // a service container
@@ -49,7 +50,7 @@ struct Names {
   // journal is never followed to somebody else's object.
   [[nodiscard]] bool owns(const std::string& kind, const std::string& name) const {
     if (kind == kNetworkKind) return name == network;
-    if (kind == "cgroup") return name == key;  // job_cgroup.h
+    if (kind == kCgroupKind) return name == key;
     if (kind == kVolumeKind) return name == volume;
     if (kind == kContainerKind) return name == container;
     if (kind == kServiceKind) {
